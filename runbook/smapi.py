@@ -359,44 +359,44 @@ class StreamManagerAPI:
         assert self.version is not None
         return self.version
 
-    async def _answered(self, method: str, rel: str, body: Any = None) -> httpx.Response:
-        """The answer to one call, once it is not an error."""
+    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False) -> Any:
         await self._ensure_version()
         path = self._api_path(rel)
         response = await self._send(method, path, body)
         self._check(response, method, path)
-        return response
-
-    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False) -> Any:
-        response = await self._answered(method, rel, body)
         if text:
             return response.text.strip()
         try:
             return response.json()
         except ValueError:
             pass  # raised below, outside the handler, so no chained context
+        if method.upper() != "GET":
+            raise self._unreadable(method, path, f" (HTTP {response.status_code})")
         raise SMApiError(
-            f"The stream manager answered {method} {self._api_path(rel)} with something that "
-            "is not JSON.", response.status_code,
+            f"The stream manager answered {method} {path} with something that is not JSON.",
+            response.status_code,
         )
 
     async def _change(self, method: str, rel: str, read: Callable[[Any], T],
                       body: Any = None) -> T:
-        """A call that changes something, its JSON answer checked by `read`.
-        One the stream manager accepted (2xx) with an answer runbook cannot
-        read (a proxy's page, an empty body, another shape) may have been
-        carried out: it is not a refusal (review 61, F1: recreate took such a
-        POST for one, and the way back kept the nodegroup it made). No
-        status, as for a lost answer: the callers look before sending again."""
-        response = await self._answered(method, rel, body)
+        """A call that changes something, its JSON answer checked by `read`."""
+        data = await self._call(method, rel, body)
         try:
-            return read(response.json())
-        except (ValueError, SMApiError):
+            return read(data)
+        except SMApiError:
             pass  # raised below, outside the handler, so no chained context
-        raise SMApiOutcomeUnknown(
-            f"The stream manager accepted {method} {self._api_path(rel)} (HTTP "
-            f"{response.status_code}), but its answer is not what runbook can read; it may or "
-            "may not have taken effect.")
+        raise self._unreadable(method, self._api_path(rel), "")
+
+    @staticmethod
+    def _unreadable(method: str, path: str, status: str) -> SMApiOutcomeUnknown:
+        """A change the stream manager accepted (2xx) with an answer runbook
+        cannot read (a proxy's page, an empty body, another shape) may have
+        been carried out: it is not a refusal (review 61, F1: recreate took
+        such a POST for one, and the way back kept the nodegroup it made). No
+        status, as for a lost answer: the callers look before sending again."""
+        return SMApiOutcomeUnknown(
+            f"The stream manager accepted {method} {path}{status}, but its answer is not what "
+            "runbook can read; it may or may not have taken effect.")
 
     # --- the API --------------------------------------------------------------
 

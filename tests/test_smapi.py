@@ -429,7 +429,8 @@ async def test_a_change_answered_2xx_unreadably_leaves_its_outcome_unknown(
         with pytest.raises(SMApiError) as read:
             await api.list_nodegroups()
     said = str(change.value)
-    assert f"HTTP {answer.status_code}" in said and "may or may not have taken effect" in said
+    assert f"accepted {method} /streammanager/api/4.0/admin/nodegroup" in said, said
+    assert "may or may not have taken effect" in said, said
     assert "\n" not in said and "tok-123456" not in said
     assert change.value.status is None  # as a lost answer: looked for, not taken as refused
     assert not isinstance(read.value, SMApiOutcomeUnknown)
