@@ -422,15 +422,6 @@ class StreamManagerAPI:
     async def list_nodegroups(self) -> list[dict[str, Any]]:
         return _objects(await self._call("GET", "admin/nodegroup"), "nodegroups")
 
-    async def get_nodegroup(self, name: str) -> dict[str, Any] | None:
-        try:
-            return _object(await self._call("GET", f"admin/nodegroup/{quote(name, safe='')}"),
-                           "nodegroup")
-        except SMApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
     async def create_nodegroup(
         self, regions: list[str], launch_config: str, scale_policy: str
     ) -> dict[str, Any]:
