@@ -213,7 +213,7 @@ class Journal:
             # bury the tear in the middle, where reopening cannot heal it.
             raise JournalWriteError(self._failure)
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        if event in _SYNCED and (gone := self._gone()) is not None:
+        if event in _SYNCED and (gone := self._gone(record)) is not None:
             # Checked where a change follows, not for every line of output:
             # a stat is cheap beside the fsync these records get anyway.
             self._failure = gone
@@ -247,12 +247,13 @@ class Journal:
         return (f"{self.path}: cannot write the journal ({said}). The run did not begin "
                 "and changed nothing: start it again once the journal can be written")
 
-    def _gone(self) -> str | None:
+    def _gone(self, refused: dict[str, Any]) -> str | None:
         """Why the journal's path no longer holds this run's records (the file
         removed or replaced while the run went on: operator trial 59, F9, went
         on into the cutover recording into a removed file), None while it does.
         What was recorded so far is written back, to its path where that is
-        free, else beside it, for --resume and the way back to read."""
+        free, else beside it, for --resume and the way back to read, with the
+        run's end: it stops here, before `refused` (_stopped_here)."""
         if self._fd is None:
             return None
         try:
@@ -268,7 +269,7 @@ class Journal:
             how = "written over in place (the same file, other contents)"
         else:
             how = "removed" if here is None else "replaced by another file"
-        kept = self._keep(self.path if here is None else None)
+        kept = self._keep(self.path if here is None else None, _stopped_here(how, refused))
         if kept is not None and kept != self.path:
             self.kept_beside = kept
         if kept is None:
@@ -318,12 +319,13 @@ class Journal:
         except OSError:
             return True
 
-    def _keep(self, path: Path | None) -> Path | None:
-        """The records written so far, in a new file at `path` (else beside
-        the journal's), made only where nothing is; None where none could be."""
+    def _keep(self, path: Path | None, ending: bytes = b"") -> Path | None:
+        """The records written so far, then `ending`, in a new file at `path`
+        (else beside the journal's), made only where nothing is; None where
+        none could be."""
         assert self._fd is not None
         try:
-            data = bytes(self._data)
+            data = bytes(self._data) + ending
             if path is None:
                 path = claim(self.path.parent, f"{self.path.stem}-kept")
                 flags = os.O_WRONLY | os.O_APPEND
@@ -369,6 +371,23 @@ class Journal:
             if self._unsynced:
                 os.fsync(fd)
             os.close(fd)
+
+
+def _stopped_here(how: str, refused: dict[str, Any]) -> bytes:
+    """The run's end, as the records kept of a journal that went under it
+    end: failed (the executor ends such a run so, exit 1), because its journal
+    was `how` ("removed", ...), before the `refused` record and what it
+    begins. Without it the next session read no end and said the run was cut
+    off by a kill, and the step whose next action never began in doubt
+    (operator trial 60, F10). The run's own run-end cannot follow: every write
+    after this one is refused."""
+    from runbook.model import Outcome
+
+    before = {key: refused[key] for key in ("event", "step", "n") if key in refused}
+    record = {"ts": refused["ts"], "mono": refused["mono"], "event": Record.RUN_END.value,
+              "outcome": Outcome.FAILED.value, "exit_code": Outcome.FAILED.exit_code,
+              "journal_lost": how, "before": before}
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 # The last bytes of the journal compared with the run's own at each record
@@ -464,6 +483,22 @@ def kept_copy(journal: Path) -> Path | None:
     copies = [path for path in journal.parent.glob(f"{glob.escape(journal.stem)}-kept*.jsonl")
               if path.is_file()]
     return max(copies, key=lambda path: path.stat().st_mtime, default=None)
+
+
+def kept_later(journal: Path) -> Path | None:
+    """The copy a run kept beside `journal` as it went under it (kept_copy)
+    where that copy holds more of the run than the journal does: its records
+    begin with the journal's and go on. An older copy put in the journal's
+    place, whose last steps and end the run recorded in the copy alone
+    (operator trial 60, F10)."""
+    kept = kept_copy(journal)
+    if kept is None:
+        return None
+    try:
+        ours, theirs = journal.read_bytes(), kept.read_bytes()
+    except OSError:
+        return None
+    return kept if len(theirs) > len(ours) and theirs.startswith(ours) else None
 
 
 def unwritten(path: Path) -> bool:

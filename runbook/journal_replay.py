@@ -22,7 +22,7 @@ from runbook.journal import (
     read,
     text_of,
 )
-from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, Leaves, StepState
+from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, Leaves, StepState, how_it_ended
 from runbook.rehearsal import ON_A_REHEARSAL_HOST
 
 
@@ -101,6 +101,10 @@ class Replay:
     outcome: str | None = None
     # The exit code its last run ended with (128 + a signal's number when one ended it).
     exit_code: int | None = None
+    # How its last run's journal went under it ("removed", "replaced by
+    # another file", ...), where that stopped the run (journal._stopped_here);
+    # "" otherwise.
+    journal_lost: str = ""
     # The steps of the way back that began, in order: empty until it is taken.
     way_back: list[str] = field(default_factory=list)
     way_back_taken: bool = False
@@ -148,6 +152,16 @@ class Replay:
         if self.outcome in ("done", "rolled-back"):
             return self.outcome
         return "rolled-back" if self.way_back_ended() else None
+
+    def how_it_ended(self) -> str:
+        """How its last run ended, as a clause ("it was stopped: ..."): why,
+        where its journal going under it stopped it (operator trial 60, F10:
+        "a step failed", or "cut off", of a run that had stopped itself)."""
+        if self.journal_lost:
+            return f"it stopped: {lost_words(self.journal_lost)}"
+        if self.outcome:
+            return how_it_ended(self.outcome, self.exit_code)
+        return "it was cut off without an end"
 
     def not_undone_by_the_way_back(self) -> list[str]:
         """The steps whose work the way back could not touch (not_undone_of)."""
@@ -254,6 +268,10 @@ class _Replaying:
         # done, its own end cut off, is complete (cutover_completed_by).
         self.cutover_steps: list[str] = []
         self.step_ended: dict[str, str] = {}
+        # Each step's state and detail before its latest attempt began, and
+        # the record a run whose journal went stopped before (its `before`).
+        self.before_attempt: dict[str, tuple[StepState, str]] = {}
+        self.stopped_before: dict[str, Any] = {}
 
     def read(self, record: dict[str, Any]) -> None:
         self.result.empty = False
@@ -290,6 +308,8 @@ class _Replaying:
         result.not_undone = merged_flags(result.not_undone, record, "not_undone")
         result.finished = False
         result.outcome = None
+        result.journal_lost = ""
+        self.stopped_before = {}
 
     def _the_way_back_is_taken(self, record: dict[str, Any], _step: str,
                                _history: StepHistory | None) -> None:
@@ -301,6 +321,7 @@ class _Replaying:
                            history: StepHistory | None) -> None:
         if history is None:
             return
+        self.before_attempt[step] = (history.state, history.detail)
         history.state = StepState.RUNNING
         # A new attempt: the run that began it settled the earlier ones
         # first (review: their commands read as in flight on a step done since).
@@ -389,6 +410,19 @@ class _Replaying:
         result.outcome = record.get("outcome")
         code = record.get("exit_code")
         result.exit_code = code if isinstance(code, int) else None
+        lost, before = record.get("journal_lost"), record.get("before")
+        result.journal_lost = lost if isinstance(lost, str) else ""
+        self.stopped_before = before if isinstance(before, dict) else {}
+
+    def _stopped_with_its_journal(self, step: str, history: StepHistory) -> None:
+        """A step running as its journal went: see stopped_with_its_journal."""
+        state, history.detail = stopped_with_its_journal(step, self.stopped_before,
+                                                         self.result.journal_lost)
+        if state is None:
+            history.state, history.detail = self.before_attempt.get(
+                step, (StepState.PENDING, ""))
+        else:
+            history.state = state
 
     def ended(self) -> Replay:
         """The Replay once every record is read: what was left in doubt, and
@@ -403,10 +437,12 @@ class _Replaying:
                 history.in_flight_jobs.append(job)
             if history.state in (StepState.RUNNING, StepState.PENDING):
                 history.state = StepState.IN_DOUBT
-        for history in result.steps.values():
+        for step, history in result.steps.items():
             # A step that started and never ended was cut off mid-way.
             if history.state is StepState.RUNNING:
                 history.state = StepState.IN_DOUBT
+                if result.journal_lost and not history.in_flight:
+                    self._stopped_with_its_journal(step, history)
         if result.downtime_s is None and result.cutover_started is not None:
             last = cutover_completed_by(self.cutover_steps, result.state,
                                         result.way_back_taken, result.rollback_after)
@@ -437,6 +473,31 @@ _REPLAYS: dict[str, Callable[[_Replaying, dict[str, Any], str, StepHistory | Non
     Record.CUTOVER_END: _Replaying._the_cutover_ends,
     Record.RUN_END: _Replaying._the_run_ends,
 }
+
+
+def stopped_with_its_journal(step: str, before: Mapping[str, Any],
+                             how: str) -> tuple[StepState | None, str]:
+    """A step running as its journal went under its run (journal._stopped_here,
+    `how`): the run stopped it before the record refused (`before`), nothing
+    of it in flight. Before its attempt's first action it did nothing, and is
+    as it was before that attempt (None); before a later one it failed part
+    way; before its own end, that end is not on record, and it stays in
+    doubt. With the words of why. One rule for the replay and the report
+    (operator trial 60, F10: "in doubt", of a step that had sent nothing)."""
+    if before.get("step") != step or before.get("event") != Record.ACTION_START:
+        return StepState.IN_DOUBT, f"its end is not on record: the run's journal was {how}"
+    n = before.get("n")
+    if n == 1:
+        return None, ("stopped before its first action, having changed nothing: the run's "
+                      f"journal was {how}")
+    return StepState.FAILED, (f"stopped before its action {n} (those before it ended): the "
+                              f"run's journal was {how}")
+
+
+def lost_words(how: str) -> str:
+    """Why a run whose journal went under it stopped (Replay.journal_lost),
+    as every reader says it."""
+    return f"its journal was {how} during the run, so it stopped rather than act unrecorded"
 
 
 def cutover_completed_by(cutover: Sequence[str], state: Callable[[str], StepState],

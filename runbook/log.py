@@ -9,6 +9,7 @@ from typing import Any
 
 from runbook.config import CommandRefused
 from runbook.journal import Record, text_of
+from runbook.journal_replay import lost_words
 from runbook.model import outcome_words, result_line, signal_cause
 from runbook.report import journal_records
 from runbook.standing import said_time
@@ -125,7 +126,10 @@ def _run_ended(record: dict[str, Any]) -> tuple[str, str]:
     outcome = text_of(record.get("outcome")) or "ended"
     code = record.get("exit_code")
     exit_code = f" (exit {code})" if isinstance(code, int) else ""
-    return (RUN_MARK, f"{outcome_words(outcome)} {_said(text_of(record.get('ts')))}{exit_code}")
+    lost = record.get("journal_lost")
+    why = f": {lost_words(lost)}" if isinstance(lost, str) and lost else ""
+    return (RUN_MARK, f"{outcome_words(outcome)} {_said(text_of(record.get('ts')))}{exit_code}"
+                      f"{why}")
 
 
 def _left(record: dict[str, Any]) -> list[tuple[str, str]]:

@@ -56,6 +56,7 @@ from runbook.journal_replay import (
     run_pace_of,
     said_as_warning,
     seconds_between,
+    stopped_with_its_journal,
     way_back_finished,
 )
 from runbook.model import (
@@ -336,6 +337,9 @@ class Report:
     ended: str | None = None
     outcome: str | None = None
     exit_code: int | None = None
+    # How its last run's journal went under it, where that stopped the run
+    # (journal._stopped_here); "" otherwise.
+    journal_lost: str = ""
     runs: int = 0
     version_from: str | None = None
     version_to: str | None = None
@@ -601,6 +605,7 @@ class _Reader:
         self.going.clear()
         self.open_this_run.clear()
         report.runs += 1
+        report.journal_lost = ""
         report.started = report.started or ts
         report.config = text_of(record.get("config")) or report.config
         if report.config and report.config not in report.configs:
@@ -830,6 +835,30 @@ class _Reader:
         report.outcome = text_of(record.get("outcome")) or None
         code = record.get("exit_code")
         report.exit_code = code if isinstance(code, int) else None
+        lost = record.get("journal_lost")
+        report.journal_lost = lost if isinstance(lost, str) else ""
+        before = record.get("before")
+        if report.journal_lost:
+            self._stopped_with_its_journal(before if isinstance(before, dict) else {}, ts)
+
+    def _stopped_with_its_journal(self, before: dict[str, Any], ts: str) -> None:
+        """The steps running as the run's journal went under it, ended as the
+        replay ends them (stopped_with_its_journal), not left cut off."""
+        for step_id, attempt in self.going.items():
+            state, detail = stopped_with_its_journal(step_id, before, self.report.journal_lost)
+            step = self.step(step_id)
+            attempt.ended, attempt.detail = ts, detail
+            attempt.lines = self.said.pop(step_id, [])
+            step.ended = ts
+            if state is None:  # it did nothing: the step is as the try before left it
+                attempt.state = "stopped"
+                earlier = step.tries[-2] if len(step.tries) > 1 else None
+                step.state = earlier.state if earlier is not None else "stopped"
+                step.detail = earlier.detail if earlier is not None else detail
+            else:
+                attempt.state = step.state = state.value
+                step.detail = detail
+        self.going.clear()
 
     def _step_end(self, step: StepRun, record: dict[str, Any], ts: str) -> None:
         state = text_of(record.get("state"))

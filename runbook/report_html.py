@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from runbook.journal_replay import lost_words
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun, clock
 from runbook.report_format import (
@@ -100,6 +101,8 @@ def _summary(report: Report) -> str:
     outcome = outcome_words(report.outcome) if report.outcome else "unknown"
     if report.exit_code is not None:
         outcome += f" (exit {report.exit_code})"
+    if report.journal_lost:
+        outcome += f": {lost_words(report.journal_lost)}"
     if report.runs > 1:
         outcome += f"; resumed {report.runs - 1} time(s)"
     rows = [

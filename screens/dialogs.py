@@ -25,7 +25,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal_replay import Replay
-from runbook.model import DESTRUCTIVE_NOW, Action, Phase, StepCard, StepState, how_it_ended
+from runbook.model import DESTRUCTIVE_NOW, Action, Phase, StepCard, StepState
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -874,9 +874,7 @@ class ResumeDialog(Dialog[str]):
     def compose_box(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
-                how = how_it_ended(self.replay.outcome, self.replay.exit_code) \
-                    if self.replay.outcome \
-                    else "it was cut off without an end"
+                how = self.replay.how_it_ended()
                 yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
                                                f" ({how})\n", (str(self.journal), "$text-muted")))
                 down = self._down()

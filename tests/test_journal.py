@@ -827,11 +827,12 @@ def test_a_journal_removed_under_its_run_stops_it_and_is_put_back(tmp_path: Path
     message = str(raised.value)
     assert str(path) in message and "removed" in message, message
     assert "stopped rather than act unrecorded" in message and "\n" not in message, message
-    assert [r["event"] for r in read(path)] == ["run-start", "output"]
+    # Ending with the run's end, which says why (trial 60, F10).
+    assert [r["event"] for r in read(path)] == ["run-start", "output", "run-end"]
     with pytest.raises(JournalWriteError):
         journal.write(Record.RUN_END, outcome="failed")
     journal.close()
-    assert [r["event"] for r in read(path)] == ["run-start", "output"]
+    assert [r["event"] for r in read(path)] == ["run-start", "output", "run-end"]
 
 
 def test_a_journal_replaced_under_its_run_stops_it_and_leaves_the_new_file(
@@ -849,7 +850,7 @@ def test_a_journal_replaced_under_its_run_stops_it_and_leaves_the_new_file(
     journal.close()
     assert path.read_text() == "someone else's\n"
     kept = tmp_path / "run-kept.jsonl"
-    assert str(kept) in message and [r["event"] for r in read(kept)] == ["run-start"]
+    assert str(kept) in message and [r["event"] for r in read(kept)] == ["run-start", "run-end"]
 
 
 def test_headless_says_a_journal_that_fails_mid_run_once(tmp_path: Path) -> None:
@@ -918,7 +919,8 @@ def test_a_journal_written_over_in_place_stops_its_run_and_is_kept_beside(
     journal.close()
     kept = tmp_path / "run-kept.jsonl"
     assert str(kept) in message, message
-    assert [r["event"] for r in read(kept)] == ["run-start", "cutover-start", "output", "output"]
+    assert [r["event"] for r in read(kept)] == ["run-start", "cutover-start", "output", "output",
+                                                "run-end"]
     assert path.read_bytes().startswith(put)
     # Review 60c, F4: the exit lines read the copy, not the file at the path.
     assert journal.kept_beside == kept
@@ -995,3 +997,59 @@ def test_a_rehearsal_gives_its_journal_the_command_that_goes_on_or_none() -> Non
     lasting = Rehearsal(given(sandbox=Path("/srv/sb"), headless=True), [])._go_on(host)
     assert lasting(Path("/srv/j.jsonl")) == \
         "runbook rehearse --sandbox /srv/sb --resume --journal /srv/j.jsonl --headless"
+
+
+def _a_run_whose_journal_goes(path: Path, *, how: str, actions_before: int) -> str:
+    """A run with preflight done and upload begun, its journal removed (or
+    replaced) before upload's next action: what the run said as it stopped."""
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config="/srv/c.toml", host="admin@10.0.0.5:22",
+                  rehearsal=False, steps=["preflight", "upload", "unpack"])
+    journal.write(Record.STEP_START, step="preflight")
+    journal.write(Record.STEP_END, step="preflight", state="done", elapsed_s=1.0)
+    journal.write(Record.STEP_START, step="upload")
+    for n in range(1, actions_before + 1):
+        journal.write(Record.ACTION_START, step="upload", attempt="a1", n=n, text=f"put {n}")
+        journal.write(Record.ACTION_END, step="upload", attempt="a1", n=n, status="ok")
+    path.unlink()
+    if how == "replaced":
+        path.write_text("someone else's\n")
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.ACTION_START, step="upload", attempt="a1", n=actions_before + 1,
+                      text="put more")
+    journal.close()
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+@pytest.mark.parametrize("actions_before", [0, 1])
+def test_a_run_stopped_by_its_journal_going_is_read_so_not_as_cut_off(
+        tmp_path: Path, how: str, actions_before: int) -> None:
+    """Operator trial 60, F10: the journal removed mid-run, the run stopped and
+    kept its records (back in place, or beside), and the operator put them
+    back: the next session read no run-end, called the run "cut off" (by a
+    kill, a lost terminal...) and upload, whose next action never began, "in
+    doubt". The records kept end with the run's end: stopped because its
+    journal went, before upload's next action; upload is as it was before that
+    attempt when it had done nothing, else failed part way, nothing in flight."""
+    from runbook.log import log_lines
+    from runbook.report import build
+    from runbook.report_md import markdown
+
+    path = tmp_path / "run.jsonl"
+    _a_run_whose_journal_goes(path, how=how, actions_before=actions_before)
+    if how == "replaced":
+        shutil.copyfile(tmp_path / "run-kept.jsonl", path)  # the operator puts it back
+    history = replay(path)
+    words = {"removed": "removed", "replaced": "replaced by another file"}[how]
+    assert history.outcome == "failed" and history.journal_lost == words, history
+    upload = history.steps["upload"]
+    assert upload.state is (StepState.PENDING if actions_before == 0 else StepState.FAILED), \
+        upload
+    assert not upload.in_flight, upload
+    assert f"journal was {words}" in upload.detail if actions_before else True, upload.detail
+    said = " ".join(line for _, line in log_lines(path))
+    assert "cut off" not in said and f"its journal was {words} during the run" in said, said
+    report = markdown(build(path))
+    assert "cut off" not in report and f"its journal was {words} during the run" in report, \
+        report

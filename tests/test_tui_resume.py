@@ -932,3 +932,63 @@ def test_exit_lines_read_the_kept_copy_where_an_older_journal_was_copied_over_it
     said = capsys.readouterr().out
     assert "serves as before" not in said and "down" in said, said
     assert str(kept) in said, said
+
+
+def _stopped_as_its_journal_went(path: Path, *, then: str) -> Path:
+    """A rehearsal stopped by its journal being removed before upload's first
+    action (what the run had recorded written back in place), then, with
+    `then` "an older copy", an older copy of it put in place and the run's
+    records kept beside it as NAME-kept.jsonl."""
+    from runbook.journal import JournalWriteError, Record
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config=settings().source, host="red5admin@127.0.0.1:2222",
+                  rehearsal=True, steps=[], resumed=False)
+    journal.write(Record.STEP_START, step="preflight")
+    journal.write(Record.STEP_END, step="preflight", state="done", detail="ok")
+    older = path.read_bytes()
+    journal.write(Record.STEP_START, step="new-database")
+    journal.write(Record.STEP_END, step="new-database", state="done", detail="ok")
+    journal.write(Record.STEP_START, step="upload")
+    path.unlink()
+    with pytest.raises(JournalWriteError):
+        journal.write(Record.ACTION_START, step="upload", attempt="a1", n=1, text="put")
+    journal.close()
+    if then == "an older copy":
+        path.rename(path.with_name(f"{path.stem}-kept.jsonl"))
+        path.write_bytes(older)
+    return path
+
+
+async def test_a_run_stopped_as_its_journal_went_is_offered_saying_so(tmp_path: Path) -> None:
+    """Operator trial 60, F10: the run stopped as its journal was removed; the
+    next session's dialog said it "was cut off without an end", or "a step
+    failed", and upload, which had sent nothing, was in doubt. It says the
+    journal went, and upload is not in doubt."""
+    earlier = _stopped_as_its_journal_went(tmp_path / "runs" / EARLIER, then="")
+    app, said = opened(tmp_path, "--resume")
+    assert any("journal was removed during the run" in line for line in said), said
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        shown = " ".join(text_of(await the_dialog(app)).split())
+    assert str(earlier) in shown, shown
+    assert "its journal was removed during the run" in shown, shown
+    assert "cut off" not in shown and "a step failed" not in shown, shown
+    assert "doubt" not in shown.replace("A step in doubt is checked", ""), shown
+
+
+def test_an_older_copy_put_back_over_what_the_run_kept_is_refused_naming_that(
+        tmp_path: Path) -> None:
+    """Operator trial 60, F10: an older copy put in the journal's place, the
+    run's own records kept beside it: the next session went on from the older
+    copy, its last steps unknown to it. It refuses, naming the copy to put
+    back."""
+    earlier = _stopped_as_its_journal_went(tmp_path / "runs" / EARLIER, then="an older copy")
+    kept = earlier.with_name(f"{earlier.stem}-kept.jsonl")
+    for words in (["--resume"], ["--resume", "--journal", str(earlier)], []):
+        with pytest.raises(ConfigError) as refused:
+            opened(tmp_path, *words)
+        message = str(refused.value)
+        assert str(kept) in message and str(earlier) in message, message
+        assert "older" in message and "\n" not in message, message

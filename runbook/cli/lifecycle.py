@@ -80,6 +80,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         if earlier is None and offer_resume and args.journal is None else None
     anew = bool(getattr(args, "new_run", False))
     offered = earlier or (found if not is_headless(args) and not anew else None)
+    refuse_an_older_copy(offered)
     # The TUI offers the cutover's own run (only continuing it, while the
     # stream manager is down): not refused, as a new run beside it is.
     refuse_a_second_cutover(host_state(settings, state_dir),
@@ -217,12 +218,34 @@ def _resume_from(
                 f"whose step has not run yet; this rehearsal stages "
                 f"{'them' if len(earlier.faults_never_up) > 1 else 'it'} again")
         say(f"resuming the run in {earlier.path}")
+        if earlier.journal_lost:
+            # (Trial 60, F10: the next session read it as cut off by a kill.)
+            say(f"note: that run stopped because its journal was {earlier.journal_lost} "
+                "during the run, before anything unrecorded ran; this run goes on from its "
+                "last record")
         return earlier
     # (A --journal that holds a run was refused already: run_upgrade and rehearse
     # refuse it before a token is asked for or a host started. An unfinished
     # run a new one would go beside is prepare_run's to offer or refuse.)
     refuse_a_run_beside(folder, settings)
     return None
+
+
+def refuse_an_older_copy(offered: Replay | None) -> None:
+    """Refused: going on from a journal older than the copy its run kept
+    beside it as the journal went under it (journal.kept_later): an older
+    copy put back. The steps and end recorded in the copy alone would be
+    unknown to the run that goes on (operator trial 60, F10)."""
+    from runbook.config import ConfigError
+    from runbook.journal import kept_later
+
+    if offered is None or offered.path is None:
+        return
+    kept = kept_later(offered.path)
+    if kept is not None:
+        raise ConfigError(str(offered.path), f"is older than {kept}, which its run kept as "
+                          "this journal went under it, and holds less of that run: put that "
+                          "copy in its place (cp), then run this again")
 
 
 def _nothing_to_resume(args: argparse.Namespace, settings: Settings, folder: Path) -> str:
