@@ -356,6 +356,12 @@ ALREADY_TERMINATING = "this group is already being terminated"
 _REFUSED = (400, 404)
 
 
+class GroupStateUnknown(SMApiError):
+    """A nodegroup's DELETE refused (400, 404), and the listing that tells
+    whether it is gone or going failed: what became of it is unknown, which
+    is not its DELETE failing (review 60c, F7). Its status is the DELETE's."""
+
+
 async def delete_nodegroup(
         api: StreamManagerAPI, name: str, *,
         send: Callable[[], Awaitable[dict[str, Any]]] | None = None,
@@ -375,8 +381,14 @@ async def delete_nodegroup(
             raise
         try:
             listed = {g["name"]: g for g in await (listing or api.list_nodegroups)()}
-        except SMApiError:
-            raise exc from None
+        except SMApiError as looked:
+            if ALREADY_TERMINATING in exc.detail.lower():
+                # The API's own answer says it, listing or not.
+                return f"{name}: being deleted already, the API says (a DELETE sent earlier)"
+            raise GroupStateUnknown(
+                f"{name}: its DELETE was refused ({str(exc).rstrip('.')}), and the listing "
+                f"that tells whether it is gone failed ({str(looked).rstrip('.')}): its state "
+                "is unknown", exc.status, detail=exc.detail) from None
         if name not in listed:
             return f"{name}: gone already, the API lists it no more"
         if being_deleted(listed[name]) or ALREADY_TERMINATING in exc.detail.lower():

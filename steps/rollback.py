@@ -63,6 +63,7 @@ from steps.common import (
     unit_not_loaded,
 )
 from steps.cutover import (
+    GroupStateUnknown,
     Recreate,
     ServiceUnit,
     StartService,
@@ -489,6 +490,9 @@ class DeleteNewNodegroups(Red5Step):
         waiting: list[str] = sorted(listed)
         since: list[str] = []
         failed: list[str] = []  # those whose DELETE failed for good, the others sent theirs
+        # Those whose DELETE was refused where the listing that tells could not
+        # be had: the wait's listing tells whether they go (review 60c, F7).
+        unknown: list[str] = []
         try:
             api = await _read(ctx, "the new API's version", partial(
                 ctx.api, fresh=True, expecting=expected_api_version(ctx)))
@@ -511,6 +515,10 @@ class DeleteNewNodegroups(Red5Step):
             for name in deleting:
                 try:
                     ctx.info(await _delete(ctx, api, name))
+                except GroupStateUnknown as exc:
+                    unknown.append(name)
+                    ctx.info(f"{str(exc).rstrip('.')}; the listing is looked at again as "
+                             "the deleted ones are waited for")
                 except SMApiError as exc:
                     if not _this_group(exc):
                         raise
@@ -521,8 +529,24 @@ class DeleteNewNodegroups(Red5Step):
                     ctx.info(f"{name}: not deleted, its DELETE still fails "
                              f"({str(exc).rstrip('.')}): left to the old stream manager")
             sent = listed - set(failed)
-            await wait_until_gone(ctx, partial(_listing, ctx, api),
-                                  ctx.settings.timeouts.nodegroups_gone, of=sent, still=waiting)
+
+            async def listing() -> list[dict[str, Any]]:
+                # Each look also tells what became of a refused DELETE whose
+                # group's state was not known (review 60c, F7).
+                groups = await _listing(ctx, api)
+                now = {g["name"]: g for g in groups}
+                for name in [n for n in unknown if n in now and not being_deleted(now[n])]:
+                    # Standing, and not being deleted: its DELETE did not take.
+                    unknown.remove(name)
+                    failed.append(name)
+                    sent.discard(name)
+                    ctx.info(f"{name}: not deleted, the listing shows it standing after its "
+                             "DELETE was refused: left to the old stream manager")
+                unknown[:] = [name for name in unknown if name in now]
+                return groups
+
+            await wait_until_gone(ctx, listing, ctx.settings.timeouts.nodegroups_gone,
+                                  of=sent, still=waiting)
         except (SMApiError, GaveUp) as exc:
             # The way back goes on: the downtime lasts until the old release
             # serves, and the old stream manager takes the nodes down anyway.

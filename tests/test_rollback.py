@@ -2169,6 +2169,63 @@ async def test_a_delete_refused_as_under_way_asks_the_listing_again_if_it_fails_
     assert not warned, [r["text"] for r in warned]
 
 
+@pytest.mark.parametrize("refusal", ["already being terminated", "refused"])
+async def test_a_listing_that_fails_after_a_refused_delete_is_said_so_not_as_the_delete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str) -> None:
+    """Review 60c, F7: a DELETE refused (400/404), and the listing that tells
+    whether the group is going failed at every try: that was counted as the
+    DELETE failing for good ("its DELETE still fails"), the group not waited
+    for and left to the old stream manager's sweep. Where the API's answer
+    says the group is being terminated (another's DELETE went first), that
+    settles it without the listing; otherwise the listing's failure is said as
+    what it is, the group's state unknown, and the wait's listing settles it:
+    the group still standing, not being deleted, is left and warned of."""
+    from runbook.smapi import SMApiError
+    from steps.rollback import API_TRIES
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        made = sorted(g["name"] for g in
+                      await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db))
+        stuck = made[0]
+        real = StreamManagerAPI.delete_nodegroup
+
+        async def delete(api: StreamManagerAPI, name: str) -> dict[str, Any]:
+            if name != stuck:
+                return await real(api, name)
+            armed.arm(host.sandbox, "api-error", method="GET", times=API_TRIES)
+            if refusal == "refused":  # an answer the fake API never gives: a 400 of its own
+                raise SMApiError(f"Bad request (HTTP 400): DELETE admin/nodegroup/{name}: "
+                                 "Unable delete node group", 400,
+                                 detail="Unable delete node group")
+            await real(api, name)  # another's DELETE: the group is terminating
+            return await real(api, name)  # ours: 404, "already being terminated"
+
+        monkeypatch.setattr(StreamManagerAPI, "delete_nodegroup", delete)
+        second = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        left = [g["name"] for g in
+                await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)]
+        still_armed = armed.armed(host.sandbox, "api-error")
+    assert still_armed is None, "every try of the listing met its 500"
+    assert outcome is Outcome.ROLLED_BACK, second.text()[-3000:]
+    said = second.text()
+    assert "DELETE still fails" not in said, said[-3000:]
+    warned = [r for r in read(journal) if r.get("kind") == "new-nodegroups-left"]
+    if refusal == "refused":
+        assert f"{stuck}: its DELETE was refused" in said and "state is unknown" in said, \
+            said[-3000:]
+        assert left == [stuck], second.detail(NEW_GROUPS)
+        assert warned and warned[-1]["groups"] == [stuck], [r["text"] for r in warned]
+    else:
+        assert f"{stuck}: being deleted already, the API says" in said, said[-3000:]
+        assert left == [] and not warned, second.detail(NEW_GROUPS)
+
+
 async def test_a_resume_keeps_the_names_of_the_nodegroups_the_way_back_left(
         tmp_path: Path) -> None:
     """rollback-nodegroups listed recreate's two groups, then the new API
