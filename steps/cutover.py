@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -1402,11 +1403,13 @@ class StartService(Red5Step):
 
     async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
                              not_loaded: bool = False,
-                             too_slow: tuple[int, float] | None = None) -> NoReturn:
+                             too_slow: tuple[red5.StartLimit, float] | None = None
+                             ) -> NoReturn:
         """Fail, showing the end of the service log: what the server said is
         usually why, and the operator should not have to go and look.
-        `too_slow`: the unit's jsvc -wait and how long the start took, where
-        it ran out with no error in the log."""
+        `too_slow`: the limit the start ran into (jsvc's -wait or systemd's
+        start timeout) and how long it took, where it ran out with no error
+        in the log."""
         log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
         # Whichever run this is (a resumed one, the way back alone), the key
         # the server wrote near the top of its log is masked before it shows.
@@ -1428,14 +1431,27 @@ class StartService(Red5Step):
         elif too_slow is not None and not runs:
             # No line of the log quoted: its last is the stop systemd asked
             # for, which an operator read as the cause (trial 60, F14).
-            wait, took = too_slow
+            limit, took = too_slow
+            unit = ctx.settings.unit_file
+            if limit.by_systemd:
+                # Raising -wait alone would not help: systemd ends it first.
+                raise_it = (f"Raise TimeoutStartSec in {unit} past jsvc's "
+                            f"{limit.jsvc_s} s")
+            elif math.isinf(limit.systemd_s):
+                raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
+                            f"{limit.wait})")
+            else:
+                # jsvc waits past its -wait; systemd's own limit must stay
+                # past that, or it ends the start first (review 60c, F11).
+                raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
+                            f"{limit.wait}), keeping TimeoutStartSec ({limit.systemd_s:g} s"
+                            f"{'' if limit.systemd_set else ' by default'}) past jsvc's wait")
             raise StepFailed(
-                f"{why}. The start took {took:.0f}s: the server was still loading when the "
-                f"unit's jsvc -wait {wait} ran out, so systemd stopped it. {log} shows no "
-                "error (its last lines are above): the release starts too slowly for that "
-                "wait, and a retry waits no longer. Nothing runs now. Raise -wait in "
-                f"{ctx.settings.unit_file} and run systemctl daemon-reload, or find what "
-                f"slows the start; then try the step again{back}")
+                f"{why}. The start took {took:.0f}s: the server was still loading when "
+                f"{limit.words}, so systemd stopped it. {log} shows no error (its last lines "
+                "are above): the release starts too slowly for that limit, and a retry waits "
+                f"no longer. Nothing runs now. {raise_it} and run systemctl daemon-reload, or "
+                f"find what slows the start; then try the step again{back}")
         elif not_loaded and runs:
             now = ("Waiting does not load it, nor is it known to load by itself: once the "
                    "log's cause is fixed, try the step again, which restarts the service"
@@ -1500,28 +1516,31 @@ class StartService(Red5Step):
         why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
             or [result.last_error_line() or f"exit status {result.exit_status}"]
         failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
-        wait = await self._outlasted(ctx, took)
-        if wait is not None:
-            # Still loading when jsvc's -wait ran out (review 59c L5): no
-            # cause in red5.log to send the operator to.
-            await self._fail_with_log(ctx, failed, too_slow=(wait, took))
+        limit = await self._outlasted(ctx, took)
+        if limit is not None:
+            # Still loading when jsvc's -wait, or systemd's start timeout,
+            # ran out (review 59c L5, 60c F11): no cause in red5.log to send
+            # the operator to.
+            await self._fail_with_log(ctx, failed, too_slow=(limit, took))
         # Where the server itself ended (a unit with jsvc's -wait fails the
         # start when the JVM does, facts audit 59b M1), what it logged is why:
         # the same account as for a server that exits after the start.
         await self._fail_with_log(ctx, failed)
 
-    async def _outlasted(self, ctx: Ctx, took: float) -> int | None:
-        """The unit's jsvc -wait, where a failed start took at least that
-        long and this start's red5.log has no ERROR line: the server was
-        still loading when jsvc stopped waiting. None otherwise (a server
-        that ended on its own is said by its log)."""
+    async def _outlasted(self, ctx: Ctx, took: float) -> red5.StartLimit | None:
+        """The limit of the unit's start (red5.start_limit: jsvc's -wait,
+        which gives up about 10 s past its seconds, or systemd's start
+        timeout, whichever ends first), where a failed start took at least
+        that long and this start's red5.log has no ERROR line: the server was
+        still loading when the start gave up. None otherwise (a server that
+        ended on its own is said by its log)."""
         unit = await ctx.probe(root(ctx, f"cat -- {quote(ctx.settings.unit_file)}"))
-        wait = red5.jsvc_wait(unit.stdout) if unit.ok else None
-        if wait is None or took < wait:
+        limit = red5.start_limit(unit.stdout) if unit.ok else None
+        if limit is None or took < limit.seconds:
             return None
         errors = await ctx.probe(privileged_script(
             self._this_starts_log(ctx, "grep -a -q ' ERROR '"), ctx.settings.host.sudo))
-        return None if errors.ok else wait
+        return None if errors.ok else limit
 
     async def _age(self, ctx: Ctx, pids: list[int]) -> int | None:
         """How long the oldest of this install's `pids` has run, in seconds."""

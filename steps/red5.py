@@ -7,6 +7,7 @@ Pure functions only, so they can be tested on their own and used by plans
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import shlex
 import zipfile
@@ -271,6 +272,95 @@ def jsvc_wait(unit: str) -> int | None:
     found = [int(after) for word, after in itertools.pairwise(words)
              if word == "-wait" and after.isdigit()]
     return found[-1] if found and found[-1] >= 10 else None
+
+
+def jsvc_gives_up_after(wait: int) -> int:
+    """The seconds jsvc's `-wait N` (10 or more) looks for the server's start
+    before it gives up: ten looks, each a second and then N/10 s apart; past
+    N/10 = 10, N/10 looks, 11 s apart. 70 s for -wait 60 (Apache Commons
+    Daemon jsvc-unix.c, wait_child: `waittime = args->wait / 10; if (waittime
+    > 10) { count = waittime; waittime = 10; }`, each look `sleep(1)` then
+    `sleep(waittime)`; data README, shim-systemctl)."""
+    step, count = wait // 10, 10
+    if step > 10:
+        count, step = step, 10
+    return count * (1 + step)
+
+
+# systemd's DefaultTimeoutStartSec (systemd-system.conf(5)): how long a start
+# job may take where the unit sets no TimeoutStartSec= or TimeoutSec=. For a
+# Type=forking unit the job lasts until ExecStart's process exits, which under
+# jsvc's -wait is once the server has started or jsvc gave up. That the host
+# keeps the default (no drop-in, no DefaultTimeoutStartSec= of its own) is
+# inferred: runbook reads the unit file alone.
+SYSTEMD_START_TIMEOUT_S = 90
+
+_TIME_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1,
+               "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
+               "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
+               "days": 86400}
+
+
+def _time_span(value: str) -> float | None:
+    """A systemd time span in seconds ("90", "1min 30s": systemd.time(7)),
+    math.inf for "infinity" and 0 (no timeout, systemd.service(5) for the
+    first; 0 as systemd's parser takes it, inferred); None where it does not
+    read, which systemd ignores, keeping what was set before."""
+    value = value.strip()
+    if value == "infinity":
+        return math.inf
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value)
+    if not parts or re.sub(r"[\d.\sa-z]", "", value) or \
+            any(unit and unit not in _TIME_UNITS for _, unit in parts):
+        return None
+    seconds = sum(float(number) * _TIME_UNITS[unit or "s"] for number, unit in parts)
+    return math.inf if seconds == 0 else seconds
+
+
+def start_timeout(unit: str) -> tuple[float, bool]:
+    """systemd's start timeout for the unit, in seconds (math.inf for none),
+    and whether the unit sets it: its last TimeoutStartSec= or TimeoutSec=
+    (which sets the start's too: systemd.service(5)) that reads, else
+    SYSTEMD_START_TIMEOUT_S."""
+    found = re.findall(r"^[ \t]*Timeout(?:Start)?Sec[ \t]*=(.*)$", unit, re.MULTILINE)
+    spans = [span for span in map(_time_span, found) if span is not None]
+    return (spans[-1], True) if spans else (float(SYSTEMD_START_TIMEOUT_S), False)
+
+
+class StartLimit(NamedTuple):
+    """How long `systemctl start` of a jsvc unit with -wait waits for the
+    server before it fails and systemd stops it: jsvc's wait or systemd's
+    start timeout, whichever ends first."""
+    seconds: float
+    wait: int  # the unit's -wait
+    jsvc_s: int  # jsvc_gives_up_after(wait)
+    systemd_s: float  # start_timeout; math.inf for none
+    systemd_set: bool  # the unit sets it (else systemd's default)
+
+    @property
+    def by_systemd(self) -> bool:
+        return self.systemd_s < self.jsvc_s
+
+    @property
+    def words(self) -> str:
+        """Which limit ran out, as the step says it."""
+        default = "" if self.systemd_set else ", systemd's default"
+        if self.by_systemd:
+            return (f"systemd's start timeout (TimeoutStartSec, {self.systemd_s:g} s{default}) "
+                    f"ran out, before jsvc's wait of {self.jsvc_s} s (the unit's -wait "
+                    f"{self.wait})")
+        return f"jsvc gave up waiting for it after {self.jsvc_s} s (the unit's -wait {self.wait})"
+
+
+def start_limit(unit: str) -> StartLimit | None:
+    """The unit's StartLimit, where it starts jsvc with a -wait it waits on;
+    None otherwise (systemctl start then returns once jsvc has forked)."""
+    wait = jsvc_wait(unit)
+    if wait is None:
+        return None
+    jsvc_s = jsvc_gives_up_after(wait)
+    systemd_s, systemd_set = start_timeout(unit)
+    return StartLimit(min(jsvc_s, systemd_s), wait, jsvc_s, systemd_s, systemd_set)
 
 
 class Entry(NamedTuple):

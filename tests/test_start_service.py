@@ -866,6 +866,71 @@ async def test_a_start_slower_than_the_units_jsvc_wait_is_said_so_not_sent_to_a_
     assert "shows no error" in said, said
 
 
+def test_a_start_gives_up_at_jsvcs_wait_or_systemds_start_timeout_whichever_is_first(
+) -> None:
+    """Review 60c, F11: the "too slow" rule took the unit's -wait seconds for
+    the limit, where jsvc gives up later (its wait_child: 70 s for -wait 60),
+    and systemd's own start timeout (TimeoutStartSec, 90 s unless set) was
+    never named, though it ends a start first from -wait 90 up."""
+    from steps import red5
+
+    def unit(wait: int | None, *lines: str) -> str:
+        flag = f"-wait {wait} " if wait is not None else ""
+        return ("[Service]\nType=forking\n" + "".join(f"{line}\n" for line in lines)
+                + f"ExecStart=/usr/bin/jsvc {flag}-pidfile x org.red5.daemon.EngineLauncher\n")
+
+    def limit(text: str) -> tuple[float, bool] | None:
+        found = red5.start_limit(text)
+        return None if found is None else (found.seconds, found.by_systemd)
+
+    assert [red5.jsvc_gives_up_after(n) for n in (10, 15, 60, 100, 110, 200)] == \
+        [20, 20, 70, 110, 121, 220]
+    assert limit(unit(60)) == (70, False)
+    assert limit(unit(80)) == (90, False)  # the two at once: jsvc's, no later
+    assert limit(unit(120)) == (90, True)
+    assert limit(unit(60, "TimeoutStartSec=30")) == (30, True)
+    assert limit(unit(60, "TimeoutSec=2min")) == (70, False)
+    assert limit(unit(120, "TimeoutStartSec=infinity")) == (132, False)
+    assert limit(unit(120, "TimeoutSec=1min 30s", "TimeoutStartSec=3min")) == (132, False)
+    assert limit(unit(5)) is None and limit(unit(None)) is None
+    found = red5.start_limit(unit(120))
+    assert found is not None and "TimeoutStartSec" in found.words and "90" in found.words, found
+    found = red5.start_limit(unit(60))
+    assert found is not None and "70 s" in found.words and "-wait 60" in found.words, found
+
+
+async def test_a_start_that_outlasts_systemds_start_timeout_is_said_so(tmp_path: Path) -> None:
+    """Review 60c, F11: a unit whose TimeoutStartSec ends the start before
+    jsvc's -wait does: systemd fails it as timed out and stops the server.
+    The step said nothing of that limit (took < -wait: no "too slow" at
+    all). It names TimeoutStartSec, and what to raise."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=60))
+
+        def shorter_timeout(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "service-unit":  # the release's unit, which the step installs
+                unit = host.install_dir / "red5pro" / "red5pro.service"
+                text = unit.read_text()
+                assert "-wait 60 " in text and "Timeout" not in text, text
+                unit.write_text(text.replace("[Service]\n", "[Service]\nTimeoutStartSec=15\n"))
+            if step.id == "start-service":
+                armed.arm(host.sandbox, "slow-start", step="start-service", delay=40.0)
+
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]},
+                                 on_confirm=shorter_timeout)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = front.last_report("start-service").detail
+    assert "timed out" in said or "timeout" in said, said
+    assert "TimeoutStartSec" in said and "15 s" in said and "too slow" in said, said
+    assert "log's cause" not in said and "Nothing runs now" in said, said
+
+
 def test_the_units_jsvc_wait_is_read_where_jsvc_waits() -> None:
     """jsvc waits for the server's start only with -wait 10 or more."""
     from steps import red5
