@@ -4,9 +4,19 @@ The lock in the state folder (HostState.held) keeps a second runbook of this
 account off a host; a colleague's runbook, on another machine or another
 account, never sees it (operator trial 59, F1: a second operator took the
 first's half-done cutover for the live install and broke it). So each run
-also claims the host itself, in the SSH user's ``~/.runbook/run.lock``: a
-folder made with ``mkdir``, which only one can make, holding who made it
-(login, machine, pid, journal, since when; never a secret).
+also claims the host itself: a folder made with ``mkdir``, which only one can
+make, holding who made it (login, machine, pid, journal, since when; never a
+secret).
+
+The claim is the stream manager install's, whatever the SSH login (trial 60,
+F12: in the SSH user's ``~/.runbook/run.lock`` it stopped no colleague who
+logged in as another user). It lies beside the install, in the folder that
+holds red5pro (install.dir) on its real path (links resolved, so two configs
+naming it two ways share one claim): ``.runbook-claim`` there, made by root
+through sudo, as every change of the upgrade is. Not inside red5pro, which
+the cutover moves aside. A claim an older runbook left in the SSH user's
+``~/.runbook/run.lock`` is read, and honoured as any claim, but never written:
+a run that may take it over removes it, as its own run would have at its end.
 
 The claim is taken before a run's first step touches the host, re-taken by
 the same run resumed (the same journal on the same machine), and let go when
@@ -39,12 +49,17 @@ from runbook.config import ConfigError
 from runbook.model import duration
 
 if TYPE_CHECKING:
+    from runbook.config import Settings
     from runbook.remote import Remote
+    from runbook.shell import CommandResult
 
-# Expanded by the SSH user's own shell, as the job records' folder is.
-_PARENT = '"$HOME/.runbook"'
-_LOCK = '"$HOME/.runbook/run.lock"'
-WHERE = "~/.runbook/run.lock"
+# The claim's folder, in install.dir beside red5pro.
+NAME = ".runbook-claim"
+# Set by Place.command: the claim folder on the install's real path, and an
+# older runbook's claim in the SSH user's home (expanded by that user's shell).
+_LOCK = '"$L"'
+_OLD = '"$O"'
+LEGACY = "~/.runbook/run.lock"
 # Every look and change here is small; the host bounds it, and so does the client.
 TIMEOUT_S = 20.0
 _FIELDS = ("login", "machine", "pid", "journal", "since")
@@ -65,13 +80,47 @@ class TakenOver:
     whose: str
 
 
-class HostClaimed(ConfigError):
-    """Another run has claimed the host: nothing was changed; one line naming
-    that run and what to do."""
+@dataclass(frozen=True)
+class Place:
+    """Where an install's claim lies: `install_dir` (the config's install.dir,
+    which holds red5pro), reached as root through sudo unless `sudo` is off
+    (the SSH user is root)."""
+
+    install_dir: str
+    sudo: bool = True
+
+    @classmethod
+    def of(cls, settings: Settings) -> Place:
+        return cls(settings.install_dir, settings.host.sudo)
+
+    @property
+    def where(self) -> str:
+        """The claim as the operator names it (by hand, it is removed with sudo)."""
+        return f"{self.install_dir.rstrip('/')}/{NAME}"
+
+    def command(self, script: str) -> str:
+        """`script` run as root with $L the claim folder on the install's real
+        path and $O an older runbook's claim in the SSH user's home; `nodir`
+        where install.dir is no folder. Where sudo refuses, nothing runs."""
+        prologue = ('L=$(cd -P -- "$1" 2>/dev/null && pwd -P) || { echo nodir; exit 0; }; '
+                    f'L="${{L%/}}/{NAME}"; O="$2"; umask 077; ')
+        run = (f"sh -c {quote(prologue + script)} sh {quote(self.install_dir)} "
+               f'"$HOME/.runbook/run.lock"')
+        return f"sudo -n {run}" if self.sudo else run
+
+
+class ClaimRefused(ConfigError):
+    """The run may not go on for the host's claim: nothing was changed; one
+    line saying why and what to do (exit 2, a refusal as a config's is)."""
 
     def __init__(self, target: str, message: str) -> None:
         super().__init__(target, message)
         self.said = message
+
+
+class HostClaimed(ClaimRefused):
+    """Another run has claimed the host: nothing was changed; one line naming
+    that run and what to do."""
 
 
 @dataclass(frozen=True)
@@ -193,35 +242,50 @@ def parse(text: str) -> Claim | None:
                  fields.get(_CUTOVER, ""))
 
 
-def take_command(claim: Claim) -> str:
-    """Make the claim folder and write the holder, whole; where it is there
-    already, say `held` and its holder."""
-    write = (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
-             f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
-    return (f"umask 077; mkdir -p -- {_PARENT} && "
-            f"if mkdir -- {_LOCK} 2>/dev/null; then {write}; "
+def _write(claim: Claim) -> str:
+    """Shell: the holder written whole (a file moved into place), then `taken`."""
+    return (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
+            f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+
+
+def take_command(claim: Claim, *, legacy: str | None = None) -> str:
+    """For Place.command: make the claim folder and write the holder, whole;
+    where it is there already, say `held` and its holder. An older runbook's
+    claim there first says `legacy` and its holder, and nothing is made;
+    `legacy`, the holder text read of it before, removes it while it is
+    still that one (a run allowed to take it over), then claims."""
+    if legacy is None:
+        old = f"echo legacy; cat -- {_OLD}/holder 2>/dev/null; exit 0"
+    else:
+        old = (f"if [ \"$(cat -- {_OLD}/holder 2>/dev/null)\" = {quote(legacy.rstrip(chr(10)))} ]; "
+               f"then rm -rf -- {_OLD}; else echo legacy; cat -- {_OLD}/holder 2>/dev/null; "
+               "exit 0; fi")
+    return (f"if [ -d {_OLD} ]; then {old}; fi; "
+            # A holder that cannot be written (a full disk) leaves no folder
+            # behind, which would hold the host for nobody (review 60a, F2).
+            f"if mkdir -- {_LOCK} 2>/dev/null; then {_write(claim)} || "
+            f"{{ rm -rf -- {_LOCK}; exit 1; }}; "
             # A folder with no holder (yet) is held too: refused, or replaced
             # by --take-over-host, as before the take-over looked first.
             f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
 
 
 def retake_command(claim: Claim, *, replacing: str | None = None) -> str:
-    """The holder written again: this run resumed; or, `replacing` the holder
-    text it read, another run's claim taken over, only while the holder is
-    still that one, one taker at a time (the `taking` folder, made by one
-    winner; one a killed taker left goes after a minute). Two runs taking
-    over one gone claim at once were both told taken (review 60a, F7)."""
-    write = (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
-             f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+    """For Place.command: the holder written again: this run resumed; or,
+    `replacing` the holder text it read, another run's claim taken over,
+    only while the holder is still that one, one taker at a time (the
+    `taking` folder, made by one winner; one a killed taker left goes after
+    a minute). Two runs taking over one gone claim at once were both told
+    taken (review 60a, F7)."""
     if replacing is None:
-        return f"umask 077; mkdir -p -- {_LOCK} && {write}"
+        return f"mkdir -p -- {_LOCK} && {_write(claim)}"
     taking, read = f"{_LOCK}/taking", quote(replacing.rstrip("\n"))
     held = f"echo held; cat -- {_LOCK}/holder 2>/dev/null"
-    return (f"umask 077; mkdir -p -- {_LOCK} && "
+    return (f"mkdir -p -- {_LOCK} && "
             f"find {_LOCK} -maxdepth 1 -name taking -mmin +1 -exec rmdir {{}} + 2>/dev/null; "
             f"if mkdir -- {taking} 2>/dev/null; then "
             f"if [ \"$(cat -- {_LOCK}/holder 2>/dev/null)\" = {read} ]; "
-            f"then {write}; else {held}; fi; rmdir -- {taking}; "
+            f"then {_write(claim)}; else {held}; fi; rmdir -- {taking}; "
             f"else {held}; fi; true")
 
 
@@ -247,11 +311,19 @@ def release_command(claim: Claim) -> str:
 def mark_command(claim: Claim) -> str:
     """The holder written again with the cutover under way, only while it is
     this run's."""
-    return (f"umask 077; {_still_mine(claim)} && printf %s {quote(claim.text())} > "
+    return (f"{_still_mine(claim)} && printf %s {quote(claim.text())} > "
             f"{_LOCK}/holder.new && mv -f -- {_LOCK}/holder.new {_LOCK}/holder")
 
 
-def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool) -> str:
+def _older(where: str) -> str:
+    """How a refusal names the claim: where it lies, and whose runbook made
+    it, where an older runbook's lies in the SSH user's home."""
+    if where == LEGACY:
+        return f"{LEGACY} of the SSH user on the host, left by an older runbook"
+    return f"{where} on the host"
+
+
+def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: str) -> str:
     """Why a run is refused where the claim was kept for a cutover under way:
     no run but one that goes on with that cutover may enter (review 60a,
     F10: told to wait for the run to end or take the host over, a second
@@ -260,7 +332,7 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool) -> str:
     from runbook.standing import resume_command, rollback_command, said_time
 
     said = (f"a cutover begun {said_time(other.cutover)} by {other.login} on {other.machine} "
-            f"(journal {other.journal}) has not ended ({WHERE} on the host). The stream "
+            f"(journal {other.journal}) has not ended ({_older(where)}). The stream "
             "manager may be down and its fleet deleted. Nothing was changed")
     if goes_on:
         return (f"{said}. This run goes on with that cutover: if the run on {other.machine} "
@@ -273,84 +345,132 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool) -> str:
             "here with a copy of that journal")
 
 
-def refusal(target: str, other: Claim | None) -> str:
+def refusal(other: Claim | None, where: str) -> str:
     who = other.described() if other is not None else (
         "one whose record is still being written, or cannot be read")
-    return (f"another runbook is working on this host: {who} ({WHERE} on the host). "
+    return (f"another runbook is working on this host: {who} ({_older(where)}). "
             "Nothing was changed. Wait for that run to end. If it is surely gone (its "
             "machine off, its process killed, or it ended while the host was out of "
             "reach), run again with --take-over-host")
 
 
-def still_running_here(other: Claim) -> str:
-    return (f"another runbook is working on this host: {other.described()} ({WHERE} on the "
-            f"host). That run still runs on this machine (pid {other.pid}), so it is not "
+def still_running_here(other: Claim, where: str) -> str:
+    return (f"another runbook is working on this host: {other.described()} ({_older(where)}). "
+            f"That run still runs on this machine (pid {other.pid}), so it is not "
             "gone: quit it first (or let it end), then run again. Nothing was changed")
 
 
-async def take(remote: Remote, claim: Claim, *, over: bool = False,
-               continues: str | None = None, config: str | None = None
-               ) -> tuple[Claim, TakenOver | None]:
-    """Claim the host for `claim`'s run. Raises HostClaimed where another run
-    holds it; returns what to say where another run's claim was taken (a
-    gone run's, or any with `over`: --take-over-host), else None.
-    `continues`: the journal of the run this one goes on from, whose claim
-    is this run's too; and `claim.cutover`, the cutover it goes on with.
-    `config`: for the commands a refusal names. Connection errors go up."""
-    result = await remote.run(take_command(claim), timeout=TIMEOUT_S)
+def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
+    """The lines a claim's command said; a refusal where it could not run:
+    install.dir no folder, sudo refused (the claim is root's, so none can be
+    taken without it), or any other failure. Nothing was changed then."""
     lines = result.stdout.splitlines()
+    if lines and lines[0].strip() == "nodir":
+        raise ClaimRefused(target, f"cannot claim the host: {place.install_dir} is not a "
+                           "folder there; check install.dir in the config. Nothing was changed")
     if result.exit_status != 0 or not lines:
-        raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
-                          f"({result.last_error_line() or 'no answer'}); nothing was changed")
-    if lines[0].strip() == "taken":
-        return claim, None
-    other = parse("\n".join(lines[1:]))
+        said = result.last_error_line().strip()
+        if said.startswith("sudo: "):
+            raise ClaimRefused(target, (
+                f"cannot claim the host: sudo refused ({said.removeprefix('sudo: ')}), so "
+                f"nothing was changed. The claim ({place.where}) is root's, as the upgrade's "
+                "changes are: allow the SSH user password-less sudo there, or set "
+                "host.sudo = false if it logs in as root, then run again"))
+        raise ClaimRefused(target, f"cannot claim the host in {place.where} "
+                           f"({said or 'no answer'}); nothing was changed")
+    return lines
+
+
+def _judge(target: str, claim: Claim, other: Claim | None, *, over: bool,
+           continues: str | None, config: str | None, where: str) -> tuple[Claim, bool, bool]:
+    """Whether this run may have the claim `other` holds (None: one that
+    cannot be read): raises HostClaimed where not; else this run's claim (its
+    own journal's, where `other` is this run's), whether it was this run's,
+    and whether its run is gone."""
     ours = other is not None and other.same_run(claim, continues)
     if other is not None and other.cutover and not ours:
         # Kept for a cutover under way: only a run going on with that very
         # cutover may enter, and only once its run is gone or with `over`.
         goes_on = other.cutover == claim.cutover
         if not (goes_on and (over or other.gone(claim))):
-            raise HostClaimed(remote.target, cutover_refusal(other, config, goes_on=goes_on))
+            raise HostClaimed(target, cutover_refusal(other, config, goes_on=goes_on,
+                                                      where=where))
     gone = other is not None and not ours and other.gone(claim)
     if other is not None and not ours and other.runs_here(claim):
-        raise HostClaimed(remote.target, still_running_here(other))
+        raise HostClaimed(target, still_running_here(other, where))
     if other is not None and ours:
         # Named by the journal it began with, whichever journal goes on
         # with it (a rollback's, then another's): each finds it its own.
-        claim = replace(claim, journal=other.journal, cutover=claim.cutover or other.cutover)
-    elif not (over or gone):
-        raise HostClaimed(remote.target, refusal(remote.target, other))
-    again = await remote.run(retake_command(
-        claim, replacing=None if ours else "\n".join(lines[1:])), timeout=TIMEOUT_S)
-    said = again.stdout.splitlines()
-    if again.exit_status != 0 or not said:
-        raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
-                          f"({again.last_error_line() or 'no answer'}); nothing was changed")
-    if said[0].strip() == "held":  # another run took it over first, just now
-        raise HostClaimed(remote.target, refusal(remote.target, parse("\n".join(said[1:]))))
-    if ours:
-        return claim, None
+        return replace(claim, journal=other.journal,
+                       cutover=claim.cutover or other.cutover), True, False
+    if not (over or gone):
+        raise HostClaimed(target, refusal(other, where))
+    return claim, False, gone
+
+
+def _taken_note(other: Claim | None, gone: bool, where: str) -> TakenOver:
+    whose = "" if where != LEGACY else f" (an older runbook's, in {LEGACY})"
     if other is None:
-        return claim, TakenOver("--take-over-host: the host's claim, which could not be "
-                                "read, was replaced", "")
+        return TakenOver(f"--take-over-host: the host's claim{whose}, which could not be "
+                         "read, was replaced", "")
     how = "from a run that is gone:" if gone else "(--take-over-host) from"
-    return claim, TakenOver(f"the host's claim was taken over {how} {other.described()}",
-                            other.who())
+    return TakenOver(f"the host's claim{whose} was taken over {how} {other.described()}",
+                     other.who())
 
 
-async def mark(remote: Remote, claim: Claim) -> None:
+async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False,
+               continues: str | None = None, config: str | None = None
+               ) -> tuple[Claim, TakenOver | None]:
+    """Claim the host for `claim`'s run, in `place`. Raises HostClaimed where
+    another run holds it (here, or an older runbook in the SSH user's home),
+    ClaimRefused where it cannot be made; returns what to say where another
+    run's claim was taken (a gone run's, or any with `over`:
+    --take-over-host), else None. `continues`: the journal of the run this
+    one goes on from, whose claim is this run's too; and `claim.cutover`, the
+    cutover it goes on with. `config`: for the commands a refusal names.
+    Connection errors go up."""
+    target = remote.target
+    lines = _answer(await remote.run(place.command(take_command(claim)), timeout=TIMEOUT_S),
+                    target, place)
+    note: TakenOver | None = None
+    if lines[0].strip() == "legacy":
+        # An older runbook's claim: honoured as any, removed where this run
+        # may have it, and this run's claim made in its own place.
+        read = "\n".join(lines[1:])
+        older = parse(read)
+        claim, ours, gone = _judge(target, claim, older, over=over, continues=continues,
+                                   config=config, where=LEGACY)
+        note = None if ours else _taken_note(older, gone, LEGACY)
+        lines = _answer(await remote.run(place.command(take_command(claim, legacy=read)),
+                                         timeout=TIMEOUT_S), target, place)
+        if lines[0].strip() == "legacy":  # another older run's, just now
+            raise HostClaimed(target, refusal(parse("\n".join(lines[1:])), LEGACY))
+    if lines[0].strip() == "taken":
+        return claim, note
+    read = "\n".join(lines[1:])
+    other = parse(read)
+    claim, ours, gone = _judge(target, claim, other, over=over, continues=continues,
+                               config=config, where=place.where)
+    said = _answer(await remote.run(place.command(retake_command(
+        claim, replacing=None if ours else read)), timeout=TIMEOUT_S), target, place)
+    if said[0].strip() == "held":  # another run took it over first, just now
+        raise HostClaimed(target, refusal(parse("\n".join(said[1:])), place.where))
+    return claim, note if ours else _taken_note(other, gone, place.where)
+
+
+async def mark(remote: Remote, claim: Claim, place: Place) -> None:
     """The claim, kept for the cutover under way, says so (`claim.cutover`),
     if it is still this run's; errors go up."""
-    await remote.run(mark_command(claim), timeout=TIMEOUT_S)
+    await remote.run(place.command(mark_command(claim)), timeout=TIMEOUT_S)
 
 
-async def taken_from_us(remote: Remote, claim: Claim) -> Claim | None:
+async def taken_from_us(remote: Remote, claim: Claim, place: Place) -> Claim | None:
     """The claim another run holds now where this run's was (another
     machine's --take-over-host while this run waited at a question), else
     None: also where the host could not say (the change that follows meets
     that itself)."""
-    result = await remote.run(holder_if_not_mine_command(claim), timeout=TIMEOUT_S)
+    result = await remote.run(place.command(holder_if_not_mine_command(claim)),
+                              timeout=TIMEOUT_S)
     lines = result.stdout.splitlines()
     if result.exit_status != 0 or not lines or lines[0].strip() != "other":
         return None
@@ -358,7 +478,7 @@ async def taken_from_us(remote: Remote, claim: Claim) -> Claim | None:
     if other is None:
         # Nobody's now (removed by hand, say): this run's again, as it was
         # (review 60c, F5: said taken by "? on ?", which no retry passed).
-        again = await remote.run(take_command(claim), timeout=TIMEOUT_S)
+        again = await remote.run(place.command(take_command(claim)), timeout=TIMEOUT_S)
         said = again.stdout.splitlines()
         if again.exit_status == 0 and said and said[0].strip() == "taken":
             return None
@@ -366,15 +486,15 @@ async def taken_from_us(remote: Remote, claim: Claim) -> Claim | None:
     return other or Claim("?", "?", 0, "?", "?")
 
 
-def taken_refusal(other: Claim) -> str:
+def taken_refusal(other: Claim, where: str) -> str:
     return (f"this run's claim on the host was taken meanwhile by another run: "
-            f"{other.described()} ({WHERE} on the host). Nothing of the cutover was sent. "
+            f"{other.described()} ({_older(where)}). Nothing of the cutover was sent. "
             "Find out who works on the host before anything more; this run cannot go on "
             "beside it")
 
 
-async def release(remote: Remote, claim: Claim) -> None:
+async def release(remote: Remote, claim: Claim, place: Place) -> None:
     """Let the claim go, if it is still this run's; a failure leaves it for
     the next run of this machine to find gone."""
     with contextlib.suppress(Exception):
-        await remote.run(release_command(claim), timeout=TIMEOUT_S)
+        await remote.run(place.command(release_command(claim)), timeout=TIMEOUT_S)

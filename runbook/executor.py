@@ -293,6 +293,8 @@ class Executor(Generic[F]):
         self._claim_marked = bool(self._cutover_at)  # see _mark_claim
         self._claim_missed: set[str] = set()  # steps whose try found no host
         self._claim_note: host_claim.TakenOver | None = None
+        # Where: the install's, whatever the SSH login (trial 60, F12).
+        self._claim_place = host_claim.Place.of(settings)
         # Whose claim this run (or the one it continues) took: then what
         # serves is not its to say.
         from runbook.standing import taken_from
@@ -545,7 +547,7 @@ class Executor(Generic[F]):
             return
         continues = self.resume.path if self.resume is not None else None
         self._claim, self._claim_note = await host_claim.take(
-            self.remote, self._claim, over=self.settings.take_over_host,
+            self.remote, self._claim, self._claim_place, over=self.settings.take_over_host,
             continues=str(continues.resolve()) if continues is not None else None,
             config=self.settings.source)
         self._claimed = True
@@ -612,7 +614,7 @@ class Executor(Generic[F]):
             return
         with contextlib.suppress(Exception):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                await host_claim.release(self.remote, self._claim)
+                await host_claim.release(self.remote, self._claim, self._claim_place)
         self._claimed = False
 
     async def _still_ours(self) -> None:
@@ -622,11 +624,12 @@ class Executor(Generic[F]):
         (trial 60, F5). A look that cannot be made lets the change meet that."""
         try:
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                other = await host_claim.taken_from_us(self.remote, self._claim)
+                other = await host_claim.taken_from_us(self.remote, self._claim,
+                                                       self._claim_place)
         except Exception:
             return
         if other is not None:
-            raise _Unclaimed(host_claim.taken_refusal(other))
+            raise _Unclaimed(host_claim.taken_refusal(other, self._claim_place.where))
 
     async def _mark_claim(self, *, again: bool = False) -> None:
         """The claim kept on the host says the cutover under way, and when it
@@ -644,7 +647,7 @@ class Executor(Generic[F]):
         marked = dataclasses.replace(self._claim, cutover=self._cutover_at)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                await host_claim.mark(self.remote, marked)
+                await host_claim.mark(self.remote, marked, self._claim_place)
                 self._claim = marked
 
     async def _steps(self, steps: Sequence[Step[F]], *, then: str | None = None) -> Outcome:

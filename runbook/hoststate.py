@@ -137,17 +137,21 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def by_hand(snapshot: str, record: Path) -> str:
+def by_hand(snapshot: str, record: Path, claim_at: str | None = None) -> str:
     """The way back where runbook has no journal to take it from: the README's,
     by hand, from the fleet in `snapshot` (where the record names one); then
     how to end this machine's `record` of the cutover and the host's claim,
-    which would refuse every later run (review 60a, F4)."""
-    from runbook.claim import WHERE
+    which would refuse every later run (review 60a, F4). The claim is root's,
+    beside the install: `claim_at`, where the config is known, else named by
+    install.dir; an older runbook's in the SSH user's home goes too."""
+    from runbook.claim import LEGACY, NAME
 
     fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
+    claim = claim_at or f"INSTALL/{NAME} (INSTALL: the config's install.dir)"
     return (f"take the README's way back (\"The way back\") by hand{fleet}. Once the old "
-            f"stream manager is back, remove {record} here and {WHERE} on the host: "
-            "runbook then takes the cutover as ended")
+            f"stream manager is back, remove {record} here, and on the host the claim "
+            f"with sudo rm -r {claim} (and {LEGACY} of the SSH user, if an older runbook "
+            "left one): runbook then takes the cutover as ended")
 
 
 def _older_than_the_cutover(found: Cutover, record: Path) -> str:

@@ -56,7 +56,7 @@ def as_if_its_process_ended(host: RehearsalHost) -> None:
     import os
     import re
 
-    holder = host.home / ".runbook" / "run.lock" / "holder"
+    holder = host.install_dir / ".runbook-claim" / "holder"
     dead = os.fork()
     if dead == 0:
         os._exit(0)

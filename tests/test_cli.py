@@ -488,7 +488,8 @@ def test_rollback_says_the_cutover_under_way_when_only_its_journal_is_gone(
     # that is done: else every later run and rollback is refused as now.
     record = _example_host(state).path / "cutover.json"
     assert f"remove {record}" in result.stderr, result.stderr
-    assert "~/.runbook/run.lock on the host" in result.stderr, result.stderr
+    # The claim is root's, beside the install (trial 60, F12).
+    assert "the claim with sudo rm -r /usr/local/.runbook-claim" in result.stderr, result.stderr
 
 
 def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
@@ -2214,7 +2215,8 @@ def test_an_older_copy_of_a_cutovers_journal_put_back_is_not_read_as_never_begun
         assert "serves as before" not in line and "never began" not in line, line
         assert "older than the cutover" in line and "cannot tell what was done" in line, line
         # Review 60c, F6: and how to end the cutover for runbook after the way back by hand.
-        assert "cutover.json here and ~/.runbook/run.lock on the host" in line, line
+        assert "cutover.json here, and on the host the claim with sudo rm -r" in line, line
+        assert ".runbook-claim" in line, line
         assert "by hand" in line, line
         assert host.cutover() is not None, "the record of the cutover under way stays"
 

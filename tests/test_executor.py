@@ -774,7 +774,7 @@ async def test_a_look_that_outlives_its_limit_is_not_sent_again(
     front = ScriptedFrontEnd()
     assert await run_steps(tmp_path, [_LooksOnce("look")], front) is Outcome.FAILED
     # The run's claim on the host (runbook.claim) is sent first; then the look, once.
-    assert hung.sent[1:] == ["systemctl is-active red5pro"] and "run.lock" in hung.sent[0]
+    assert hung.sent[1:] == ["systemctl is-active red5pro"] and ".runbook-claim" in hung.sent[0]
     assert "no result within" in front.detail("look"), front.detail("look")
     assert "reconnect" not in front.text(), front.text()
 
@@ -795,7 +795,7 @@ async def test_a_read_only_step_whose_command_outlives_its_limit_fails_once(
     front = ScriptedFrontEnd()
     assert await run_steps(tmp_path, [_ReadsOnly("reads")], front) is Outcome.FAILED
     # The run's claim on the host (runbook.claim) is sent first; then the look, once.
-    assert hung.sent[1:] == ["sha256sum /tmp/big.zip"] and "run.lock" in hung.sent[0]
+    assert hung.sent[1:] == ["sha256sum /tmp/big.zip"] and ".runbook-claim" in hung.sent[0]
     assert front.final_state("reads") == StepState.FAILED.value
     assert "no result within" in front.detail("reads"), front.detail("reads")
     assert "reconnect" not in front.text().lower(), front.text()

@@ -57,7 +57,7 @@ def other_operator(host: RehearsalHost, folder: Path, **kw: Any) -> Any:
 
 
 def claim_file(host: RehearsalHost) -> Path:
-    return host.home / ".runbook" / "run.lock" / "holder"
+    return host.install_dir / ".runbook-claim" / "holder"
 
 
 async def test_a_second_operators_run_is_refused_while_the_rehearsals_run_holds_the_host(
@@ -94,6 +94,40 @@ async def test_a_second_operators_run_is_refused_while_the_rehearsals_run_holds_
     third = ScriptedFrontEnd(answers={"preflight": STOP})
     assert await other_operator(rehearsal_host, tmp_path / "c").run(third) is Outcome.STOPPED
     assert third.asked == ["preflight"]
+
+
+
+async def test_a_colleague_logged_in_as_another_ssh_user_is_refused_too(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Operator trial 60, F12: the claim lay in the SSH user's home, so a
+    colleague who logged in to the same stream manager host as another SSH
+    user found none there, and both could cut over the same install. The
+    claim is the install's now, whatever the login: the colleague's run is
+    refused before it asks anything, naming the run that holds the host."""
+    rehearsal_host.let_in("colleague")
+    first_journal = tmp_path / "first.jsonl"
+    first_front = HeldAt("new-database")
+    first = asyncio.create_task(
+        rehearsal_session(rehearsal_host, first_journal).run(first_front))
+    try:
+        await asyncio.wait_for(first_front.waiting.wait(), 120)
+        settings = rehearsal_settings(rehearsal_host)
+        theirs = dataclasses.replace(settings, host=dataclasses.replace(settings.host,
+                                                                        user="colleague"))
+        second_front = ScriptedFrontEnd(answers={"preflight": STOP})
+        session = wiring.session(theirs, token=rehearsal_host.api_token,
+                                 journal_path=tmp_path / "b" / "run.jsonl",
+                                 state_dir=tmp_path / "b" / "state")
+        with pytest.raises(ConfigError) as refused:
+            await session.run(second_front)
+        said = str(refused.value)
+        assert "another runbook is working on this host" in said, said
+        assert str(first_journal.resolve()) in said, said
+        assert second_front.asked == [], "refused before any step is asked"
+    finally:
+        first_front.go.set()
+        outcome = await asyncio.wait_for(first, 120)
+    assert outcome is Outcome.STOPPED
 
 
 async def test_a_run_stopped_mid_cutover_keeps_the_host_and_resumed_takes_it_again(
@@ -204,7 +238,7 @@ def test_the_refusal_is_one_line_and_exit_2_and_take_over_host_goes_on(tmp_path:
 
     made = rehearse()
     assert made.returncode == 3, made.stdout + made.stderr
-    holder = next(sandbox.glob("home/*")) / ".runbook" / "run.lock" / "holder"
+    holder = sandbox / "usr" / "local" / ".runbook-claim" / "holder"
     assert not holder.exists()
     holder.parent.mkdir()
     holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\njournal=/home/c/run.jsonl\n"
@@ -252,7 +286,7 @@ def test_a_run_that_took_another_machines_claim_says_only_what_it_knows(
     assert "replaced" not in alone.stdout and "taken over" not in alone.stdout, alone.stdout
     assert "serves as before" in alone.stdout, alone.stdout
 
-    holder = next(sandbox.glob("home/*")) / ".runbook" / "run.lock" / "holder"
+    holder = sandbox / "usr" / "local" / ".runbook-claim" / "holder"
     holder.parent.mkdir()
     holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\njournal=/home/c/run.jsonl\n"
                       "since=2026-12-07T00:00:00+00:00\n")
@@ -535,9 +569,13 @@ def test_two_runs_taking_over_one_gone_claim_at_once_do_not_both_hold_the_host(
 
     from runbook import claim as host_claim
 
+    install = tmp_path / "usr" / "local"
+    install.mkdir(parents=True)
+    place = host_claim.Place(str(install), sudo=False)
+
     def sh(command: str) -> list[str]:
-        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                              env={**os.environ, "HOME": str(tmp_path)}, timeout=30)
+        done = subprocess.run(["bash", "-c", place.command(command)], capture_output=True,
+                              text=True, env={**os.environ, "HOME": str(tmp_path)}, timeout=30)
         return done.stdout.splitlines()
 
     gone = host_claim.Claim("ops", "jump-1", 11, "/gone/run.jsonl", "2026-12-07T00:00:00+00:00")
@@ -549,7 +587,7 @@ def test_two_runs_taking_over_one_gone_claim_at_once_do_not_both_hold_the_host(
     assert sh(host_claim.retake_command(first, replacing=read))[0] == "taken"
     late = sh(host_claim.retake_command(second, replacing=read))
     assert late[0] == "held" and "journal=/a/run.jsonl" in late, late
-    holder = tmp_path / ".runbook" / "run.lock" / "holder"
+    holder = install / ".runbook-claim" / "holder"
     assert "journal=/a/run.jsonl" in holder.read_text()
     # One taking over right now (its mark left there): the other waits its turn.
     (holder.parent / "taking").mkdir()
@@ -663,3 +701,93 @@ async def test_the_cutover_record_counts_only_journal_bytes_on_disk(
     record = session.host_state.cutover()
     assert record is not None and record.journal_bytes is not None
     assert record.journal_bytes in synced, (record.journal_bytes, synced[-5:])
+
+
+def _install_tree(host: RehearsalHost) -> list[tuple[str, int]]:
+    """Every path in the install folder, with its modification time."""
+    return sorted((str(path), path.lstat().st_mtime_ns)
+                  for path in host.install_dir.rglob("*"))
+
+
+async def test_a_claim_sudo_refuses_is_said_in_one_line_and_changes_nothing(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """The claim is root's (trial 60, F12: beside the install, whatever the
+    login), so where sudo asks for a password it cannot be taken: the run is
+    refused in one line naming sudo, the claim's place and what to do, before
+    any step, a refusal as a config's is (exit 2), and nothing on the host
+    changes."""
+    from runbook.claim import ClaimRefused
+    from runbook.rehearsal import armed
+
+    before = _install_tree(rehearsal_host)
+    armed.arm(rehearsal_host.sandbox, "permission-denied")
+    try:
+        front = ScriptedFrontEnd()
+        with pytest.raises(ClaimRefused) as refused:
+            await other_operator(rehearsal_host, tmp_path / "b").run(front)
+    finally:
+        armed.lift(rehearsal_host.sandbox, "permission-denied")
+    said = str(refused.value)
+    assert "\n" not in said, said
+    for part in ("sudo refused", "a password is required", "nothing was changed",
+                 str(rehearsal_host.install_dir / ".runbook-claim"), "password-less sudo",
+                 "host.sudo = false"):
+        assert part in said, said
+    assert front.asked == []
+    assert _install_tree(rehearsal_host) == before, "nothing on the host changed"
+    assert not (rehearsal_host.home / ".runbook" / "run.lock").exists()
+
+
+def _older_claim(host: RehearsalHost, text: str) -> Path:
+    """A claim as an older runbook left it, in the SSH user's home."""
+    holder = host.home / ".runbook" / "run.lock" / "holder"
+    holder.parent.mkdir(parents=True)
+    holder.write_text(text)
+    return holder
+
+
+async def test_an_older_runbooks_claim_in_the_ssh_users_home_is_honoured_never_written(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """During the switch to the install's claim, a run of an older runbook
+    holds its claim in the SSH user's ~/.runbook/run.lock: a new run is
+    refused by it as by any claim, and writes nothing there; one told the
+    run is gone (--take-over-host) removes it, claims the install and says
+    whose it took. A gone run's of this machine is taken over as before."""
+    older = _older_claim(rehearsal_host, "login=colleague\nmachine=laptop-2\npid=4242\n"
+                         "journal=/home/c/run.jsonl\nsince=2026-12-07T00:00:00+00:00\n")
+    text = older.read_text()
+    front = ScriptedFrontEnd()
+    with pytest.raises(ConfigError) as refused:
+        await other_operator(rehearsal_host, tmp_path / "a").run(front)
+    said = str(refused.value)
+    assert "colleague on laptop-2 (pid 4242)" in said and "older runbook" in said, said
+    assert "~/.runbook/run.lock" in said, said
+    assert front.asked == [] and older.read_text() == text
+    assert not claim_file(rehearsal_host).parent.exists(), "nothing claimed beside it"
+
+    held: list[bool] = []
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+    taken = ScriptedFrontEnd(answers={"preflight": STOP}, on_confirm=lambda step, plan: (
+        held.append(claim_file(rehearsal_host).is_file() and not older.parent.exists())))
+    session = wiring.session(settings, token=rehearsal_host.api_token,
+                             journal_path=tmp_path / "b" / "run.jsonl",
+                             state_dir=tmp_path / "b" / "state")
+    assert await session.run(taken) is Outcome.STOPPED
+    assert held == [True], "the install claimed, the older claim gone"
+    notes = [e.message for e in taken.events if isinstance(e, JournalNote)]
+    assert any("colleague on laptop-2" in note and "older runbook" in note
+               for note in notes), notes
+    assert not older.parent.exists() and not claim_file(rehearsal_host).parent.exists()
+
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    _older_claim(rehearsal_host, f"login={__import__('getpass').getuser()}\n"
+                 f"machine={socket.gethostname()}\npid={dead}\njournal=/gone/run.jsonl\n"
+                 "since=2026-12-07T00:00:00+00:00\n")
+    again = ScriptedFrontEnd(answers={"preflight": STOP})
+    assert await other_operator(rehearsal_host, tmp_path / "c").run(again) is Outcome.STOPPED
+    notes = [e.message for e in again.events if isinstance(e, JournalNote)]
+    assert any("/gone/run.jsonl" in note and "taken over" in note for note in notes), notes
+    assert not older.parent.exists()

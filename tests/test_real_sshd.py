@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pwd
@@ -927,6 +928,38 @@ async def test_sudo_never_prompts(remote: Remote) -> None:
         assert result.exit_status == 1 and "password is required" in result.stderr
     else:
         assert result.stdout == "0\n"
+
+
+async def test_the_install_is_claimed_as_root_through_real_sudo_and_sh(
+        remote: Remote, tmp_path: Path) -> None:
+    """The host's claim (runbook.claim) beside the install, through real sudo
+    and the host's own sh: made on the install's real path (a link to it
+    names the same claim), refused to a second run, let go by its own. Where
+    sudo asks for a password, it is refused, saying so, and nothing is made."""
+    from runbook import claim as host_claim
+
+    if not (await remote.run("command -v sudo", timeout=10)).ok:
+        pytest.skip("sudo is not installed on this machine")
+    real = tmp_path / "usr" / "local"
+    real.mkdir(parents=True)
+    link = tmp_path / "srv"
+    link.symlink_to(real, target_is_directory=True)
+    mine = host_claim.mine(str(tmp_path / "a.jsonl"))
+    if not (await remote.run(privileged("true", sudo=True), timeout=10)).ok:
+        with pytest.raises(host_claim.ClaimRefused, match="sudo refused"):
+            await host_claim.take(remote, mine, host_claim.Place(str(real)))
+        assert not (real / host_claim.NAME).exists()
+        return
+    assert await host_claim.take(remote, mine, host_claim.Place(str(link))) == (mine, None)
+    holder = real / host_claim.NAME / "holder"
+    assert host_claim.parse(holder.read_text()) == mine
+    if AS_ROOT:
+        assert holder.stat().st_uid == 0
+    other = dataclasses.replace(mine, machine="laptop-2", journal="/b/run.jsonl")
+    with pytest.raises(host_claim.HostClaimed, match="another runbook is working"):
+        await host_claim.take(remote, other, host_claim.Place(str(real)))
+    await host_claim.release(remote, mine, host_claim.Place(str(real)))
+    assert not holder.parent.exists()
 
 
 # --- replacing a file ------------------------------------------------------

@@ -65,7 +65,7 @@ def test_runbook_run_against_a_host_only_rehearsal_host_is_not_refused(tmp_path:
             assert line, said + served.stderr.read()
             said += line
         assert "claims nothing" in said, said
-        assert not list(sandbox.glob("home/*/.runbook/run.lock")), "a claim was taken"
+        assert not list(sandbox.glob("usr/local/.runbook-claim")), "a claim was taken"
         config = tmp_path / "r1.toml"
         config.write_text(_filled(sandbox))
         ran = subprocess.run(

@@ -245,7 +245,7 @@ async def test_a_refusal_for_the_hosts_claim_is_readable_whole_at_80_columns(
 
     journal = tmp_path / "runs" / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
-        holder = host.home / ".runbook" / "run.lock" / "holder"
+        holder = host.install_dir / ".runbook-claim" / "holder"
         holder.parent.mkdir(parents=True)
         holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\n"
                           "journal=/home/colleague/.local/state/runbook/10.20.30.40-"

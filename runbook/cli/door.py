@@ -224,8 +224,8 @@ def command_line() -> _Parser:
 
 def _take_over(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--take-over-host", action="store_true",
-                     help="replace the claim another runbook left on the host (~/.runbook/"
-                          "run.lock there): only once that run is surely gone. A claim kept "
+                     help="replace the claim another runbook left on the host (.runbook-claim "
+                          "in install.dir there): only once that run is surely gone. A claim kept "
                           "for a cutover under way is replaced only by a run that goes on "
                           "with that cutover")
 

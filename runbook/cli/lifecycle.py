@@ -86,7 +86,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     refuse_a_second_cutover(host_state(settings, state_dir),
                             offered.path if offered is not None else None,
                             lambda journal: _command_to_go_on(args, settings, journal),
-                            lambda journal: _command_to_go_back(args, settings, journal))
+                            lambda journal: _command_to_go_back(args, settings, journal),
+                            claim_at=claim_at(settings))
     refuse_a_new_run_over(args, settings, found)
     if found is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
@@ -184,7 +185,8 @@ def _resume_from(
             # before where the last run left the host.
             refuse_a_second_cutover(host_state(settings, state_dir), None,
                                     lambda journal: _command_to_go_on(args, settings, journal),
-                                    lambda journal: _command_to_go_back(args, settings, journal))
+                                    lambda journal: _command_to_go_back(args, settings, journal),
+                                    claim_at=claim_at(settings))
             raise ConfigError(str(args.journal or folder), _nothing_to_resume(args, settings,
                                                                               folder))
         if earlier.empty:
@@ -294,7 +296,8 @@ def refuse_a_new_run_here(args: argparse.Namespace, settings: Settings, folder: 
         return
     refuse_a_second_cutover(host_state(settings, state_dir), None,
                             lambda journal: _command_to_go_on(args, settings, journal),
-                            lambda journal: _command_to_go_back(args, settings, journal))
+                            lambda journal: _command_to_go_back(args, settings, journal),
+                            claim_at=claim_at(settings))
     refuse_a_new_run_over(args, settings, unfinished(folder, **runs_of(settings)))
 
 
@@ -519,3 +522,10 @@ def _not_this_configs(earlier: Replay, settings: Settings) -> str | None:
         return (f"that run went against {earlier.host}, and this config aims at "
                 f"{settings.host.target}; resume it with that host's config")
     return None
+
+
+def claim_at(settings: Settings) -> str:
+    """Where the host's claim of this config's install lies (runbook.claim)."""
+    from runbook.claim import Place
+
+    return Place.of(settings).where

@@ -518,15 +518,23 @@ class RehearsalHost:
         if self._sshd is not None and self._sshd._acceptor is not None:
             self._sshd._acceptor.update(server_host_keys=[key])
 
+    def let_in(self, login: str) -> Path:
+        """Let a colleague log in to this host as `login` too, with the same
+        key and a home of its own: two operators' SSH logins on one stream
+        manager host. Its home."""
+        if self._sshd is None:
+            raise RehearsalError("the rehearsal host lets logins in once started")
+        return self._sshd.let_in(login)
+
     def _install_fault_seams(self) -> None:
         """The SFTP server of every connection from now on looks for the file
         faults (disk-full, permission-denied) before it writes."""
         server = self._sshd
         if server is None or server._acceptor is None:
             return
-        root, home = self.sandbox, self.home
+        root = self.sandbox
         server._acceptor.update(
-            sftp_factory=lambda chan: _FaultedSFTPServer(chan, root, home, server))
+            sftp_factory=lambda chan: _FaultedSFTPServer(chan, root, server.home_of(chan), server))
 
     # --- life cycle ----------------------------------------------------------------
 

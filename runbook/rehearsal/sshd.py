@@ -5,7 +5,8 @@ first on PATH, so quoting, pipes, ``&&``, exit codes and signals behave the
 way they will on the real host. Behaviour copies OpenSSH's sshd where the
 runbook can tell the difference:
 
-* only public-key login, only for the one configured user;
+* only public-key login, only for the configured user (and any colleague's
+  login let in, with a home of its own: two operators, two SSH logins);
 * a command runs in its own session (process group); a client's signal
   request reaches the whole group;
 * without a PTY a dropped connection does not kill the command: its output
@@ -171,8 +172,8 @@ class _ServerConnection(asyncssh.SSHServer):
                 job.abandon()
 
     def begin_auth(self, username: str) -> bool:
-        # Anyone but the configured user gets no keys, so every attempt fails.
-        if username == self._owner.user and self._conn is not None:
+        # Anyone but the logins let in gets no keys, so every attempt fails.
+        if username in self._owner.logins and self._conn is not None:
             self._conn.set_authorized_keys(self._owner._authorized_keys)
         return True
 
@@ -204,6 +205,9 @@ class RehearsalSSHServer:
         self._prefix = tuple(prefix)
         self.user = user
         self.home = sandbox / "home" / user
+        # Who may log in: the user, and colleagues let in (let_in), each
+        # with its own home, as two operators' SSH logins on one host.
+        self.logins = {user}
         self.port = 0
         self._host_key = asyncssh.read_private_key(str(host_key))
         self._authorized_keys = asyncssh.read_authorized_keys(str(client_public_key))
@@ -238,7 +242,8 @@ class RehearsalSSHServer:
             server_factory=lambda: _ServerConnection(self),
             server_host_keys=[self._host_key],
             process_factory=self._handle,
-            sftp_factory=lambda chan: SandboxSFTPServer(chan, self.sandbox, self.home, self),
+            sftp_factory=lambda chan: SandboxSFTPServer(chan, self.sandbox, self.home_of(chan),
+                                                        self),
             allow_scp=True,
             encoding=None,
             keepalive_interval=15,
@@ -246,6 +251,21 @@ class RehearsalSSHServer:
         )
         self.port = self._acceptor.get_port()
         return self.port
+
+    def let_in(self, login: str) -> Path:
+        """Let a colleague log in as `login` too (the same key), with a home
+        of its own; its commands run as the user's do, under its name."""
+        home = self.sandbox / "home" / login
+        home.mkdir(parents=True, exist_ok=True)
+        self.logins.add(login)
+        return home
+
+    def home_of(self, chan: asyncssh.SSHServerChannel[bytes]) -> Path:
+        """The home of the login a channel came in as."""
+        login = chan.get_extra_info("username")
+        if isinstance(login, str) and login in self.logins:
+            return self.sandbox / "home" / login
+        return self.home
 
     @property
     def connection_count(self) -> int:
@@ -332,16 +352,21 @@ class RehearsalSSHServer:
         """Sessions named by the job records runbook.jobs leaves in the home."""
         found: set[int] = set()
         with contextlib.suppress(OSError):
-            for record in (self.home / ".runbook" / "jobs").iterdir():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    if "." not in record.name:
-                        found.add(int(record.read_text().split()[0]))
+            for login in self.logins:
+                with contextlib.suppress(OSError):
+                    for record in (self.sandbox / "home" / login / ".runbook" / "jobs").iterdir():
+                        with contextlib.suppress(OSError, ValueError, IndexError):
+                            if "." not in record.name:
+                                found.add(int(record.read_text().split()[0]))
         return found
 
     # --- exec requests ---------------------------------------------------------------
 
     def _command_env(self, process: asyncssh.SSHServerProcess[bytes]) -> dict[str, str]:
         env = dict(self._env)
+        login = process.get_extra_info("username")
+        if isinstance(login, str) and login != self.user:  # a colleague's login
+            env.update(HOME=str(self.sandbox / "home" / login), USER=login, LOGNAME=login)
         for key, value in process.env.items():
             name = key.decode() if isinstance(key, bytes) else key
             if name.startswith(_ACCEPTED_ENV_PREFIXES):
@@ -368,6 +393,7 @@ class RehearsalSSHServer:
             process.exit(1)
             return
         conn = cast(asyncssh.SSHServerConnection, process.channel.get_connection())
+        env = self._command_env(process)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
@@ -379,8 +405,8 @@ class RehearsalSSHServer:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=out_w,
                 stderr=err_w,
-                cwd=self.home if self.home.is_dir() else self.sandbox,
-                env=self._command_env(process),
+                cwd=env["HOME"] if os.path.isdir(env.get("HOME", "")) else self.sandbox,
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:
