@@ -791,3 +791,32 @@ async def test_an_older_runbooks_claim_in_the_ssh_users_home_is_honoured_never_w
     notes = [e.message for e in again.events if isinstance(e, JournalNote)]
     assert any("/gone/run.jsonl" in note and "taken over" in note for note in notes), notes
     assert not older.parent.exists()
+
+
+def test_a_holder_that_cannot_be_written_leaves_no_claim_behind(tmp_path: Path) -> None:
+    """Review 60a, F2: the claim folder was made, then its holder could not be
+    written (a full disk): the folder stayed, empty, holding the host for
+    nobody, and every later run was refused by "one whose record is still
+    being written". The claim that could not be written whole goes again,
+    and the run is told it could not claim the host."""
+    import subprocess
+
+    from runbook import claim as host_claim
+
+    install = tmp_path / "usr" / "local"
+    install.mkdir(parents=True)
+    full = tmp_path / "full-disk"
+    full.mkdir()
+    # `mv` as a full disk answers it (the holder's printf is sh's own).
+    (full / "mv").write_text("#!/bin/sh\necho 'mv: cannot move: No space left on device' >&2\n"
+                             "exit 1\n")
+    (full / "mv").chmod(0o755)
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    done = subprocess.run(["bash", "-c", place.command(host_claim.take_command(mine))],
+                          capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "HOME": str(tmp_path),
+                               "PATH": f"{full}:{os.environ['PATH']}"})
+    assert done.returncode != 0 and "taken" not in done.stdout, done
+    assert "No space left" in done.stderr, done.stderr
+    assert not (install / host_claim.NAME).exists(), "no empty claim is left"
