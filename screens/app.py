@@ -69,10 +69,12 @@ def error_words(error: BaseException | None) -> str:
     (a journal it cannot write, say) in its words alone, which say what to do;
     an unforeseen one with its kind, which is all there is to go on
     (operator trial 59, F8: "JournalWriteError: ..." on the screen)."""
-    from runbook.claim import HostClaimed
+    from runbook.claim import ClaimRefused
     from runbook.journal import JournalError
 
-    if isinstance(error, JournalError | HostClaimed):  # and another run's claim on the host
+    # And a refusal for the host's claim: another run's, or one that cannot
+    # be made there (sudo refused; review 60a, F11).
+    if isinstance(error, JournalError | ClaimRefused):
         return str(error)
     return f"{type(error).__name__}: {error}"
 
@@ -584,11 +586,11 @@ class RunbookApp(App["Outcome | None"]):
         elif event.state is WorkerState.ERROR:
             # Masked as every other sink is: an unforeseen error can quote a
             # request with the token in it.
-            from runbook.claim import HostClaimed
+            from runbook.claim import ClaimRefused
             from runbook.journal import JournalError
 
             error = self.session.redactor(error_words(event.worker.error))
-            refused = isinstance(event.worker.error, HostClaimed)
+            refused = isinstance(event.worker.error, ClaimRefused)
             touched = self.run_state.ended(Outcome.FAILED, error, refused=refused)
             if refused:
                 # Whole in the output pane, where it wraps and stays: at 80

@@ -37,9 +37,9 @@ async def run_tui(open_session: SessionFactory | None = None, *,
     await finish_run(app)
     if app.opening_error is not None:
         raise app.opening_error
-    from runbook.claim import HostClaimed
+    from runbook.claim import ClaimRefused
 
-    if app.runner is not None and isinstance(app.runner.error, HostClaimed):
+    if app.runner is not None and isinstance(app.runner.error, ClaimRefused):
         # Refused before the run began: the CLI's one line and exit code.
         raise app.runner.error
     outcome = app.outcome or Outcome.STOPPED

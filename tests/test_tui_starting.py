@@ -270,3 +270,31 @@ async def test_a_refusal_for_the_hosts_claim_is_readable_whole_at_80_columns(
             assert "w writes the report" not in shown and "run refused" in shown, \
                 screen_text(app)
             app.exit()
+
+
+async def test_a_claim_that_cannot_be_made_reads_as_a_refusal_not_an_error(
+        tmp_path: Path) -> None:
+    """Review 60a, F11: a claim the host would not let be made at all (here
+    sudo asks for a password, and the claim is root's) showed as
+    "ConfigError: ..." and the run as failed on an error, exit 1. It reads as
+    the other refusals do: its own words whole, the run refused, nothing to
+    report, and the CLI's one line (exit 2)."""
+    from runbook.claim import ClaimRefused
+    from runbook.rehearsal import armed
+    from tests.rehearsal import rehearsal_host, rehearsal_session
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        armed.arm(host.sandbox, "permission-denied")
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(lambda: app.runner is not None and app.runner.is_finished,
+                        timeout=60, what="the refusal")
+            await until(lambda: app.run_state.run_error is not None, what="the error said")
+            await pilot.pause()
+            assert isinstance(app.runner.error, ClaimRefused), app.runner.error
+            shown = " ".join(screen_text(app).replace("│", " ").split())
+            assert "ConfigError" not in shown and "sudo refused" in shown, shown
+            assert "run refused" in shown and "w writes the report" not in shown, shown
+            app.exit()
