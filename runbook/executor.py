@@ -555,13 +555,13 @@ class Executor(Generic[F]):
     async def claim_host(self, step: Step[F]) -> None:
         """The claim, before a step's action, where the run's start could not
         take it (the host not reached then, or its command cut off); tried
-        once a try of a step. Where the host still cannot be reached, the
-        action goes on to meet that itself, and its step says so in its own
-        words (preflight's: nothing ran, the known_hosts line). Where the
+        once a try of a step. Where the host still cannot be reached, or the
         claim's command was cut off, or failed some other way, a step that
-        only looks (read_only) goes on unclaimed; any other step fails
-        before its first action, and its try again claims first (review 60a
-        F5: it acted unclaimed, unsaid). Another run's claim, or one that
+        only looks (read_only) goes on unclaimed, and meets an unreachable
+        host in its own words (preflight's: nothing ran, the known_hosts
+        line); any other step fails before its first action, and its try
+        again claims first (review 60a F5, 60c F10: it acted unclaimed,
+        unsaid). Another run's claim, or one that
         cannot be made there, stops the run. Once the cutover is under way,
         the claim says so (_mark_claim)."""
         if self._claimed:
@@ -580,10 +580,11 @@ class Executor(Generic[F]):
         except (host_claim.HostClaimed, ConfigError):
             raise
         except Exception as exc:
-            # Not reached at all (nothing of the claim's command went out):
-            # the action cannot run either, and says so in its own words.
-            reached = not isinstance(exc, RemoteError) or isinstance(exc, OutcomeUnknown)
-            if reached and not step.read_only:
+            # Cut off, or no host reached at all: a step that changes the
+            # host sends nothing unclaimed. Its action's own connection may
+            # get through where the claim's did not (review 60c, F10: it
+            # acted unclaimed, unsaid). One that only looks goes on.
+            if not step.read_only:
                 raise _Unclaimed(_unclaimed(exc)) from exc
             self._claim_missed.add(step.id)
             return

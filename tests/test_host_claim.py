@@ -476,25 +476,32 @@ async def test_take_over_host_is_refused_over_a_run_that_still_runs_on_this_mach
         await alive.wait()
 
 
+@pytest.mark.parametrize("lost", ["cut off", "no host"])
 async def test_a_step_that_changes_the_host_does_not_act_where_its_claim_was_cut_off(
-        rehearsal_host: RehearsalHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        rehearsal_host: RehearsalHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        lost: str) -> None:
     """Review 60a F5: the claim's own command cut off (the connection dropped
     as it ran) at the run's start and again at each step: preflight and
     new-database, which only look, go on as before; the first step that is
     not only a look (export-config: its snapshot is what recreate rebuilds
     from) ran its actions with no claim on the host, and nothing said so.
     It fails now before its first action, saying the claim could not be
-    made; tried again, it claims the host first, then acts."""
+    made; tried again, it claims the host first, then acts. Review 60c,
+    F10: so too where the claim found no host at all (its connection
+    refused): the step's action, whose own connection may get through,
+    went on unclaimed, unsaid."""
     import json
 
     from runbook import claim as host_claim
     from runbook.executor import Recovery
-    from runbook.shell import OutcomeUnknown
+    from runbook.shell import OutcomeUnknown, RemoteError
 
     real = host_claim.take
     cut: list[bool] = [True]
 
     async def cut_off(*args: Any, **kw: Any) -> Any:  # the only stand-in: a drop mid-command
+        if cut[0] and lost == "no host":  # or no connection at all, just then
+            raise RemoteError("cannot connect to 127.0.0.1:22: Connection refused")
         if cut[0]:
             raise OutcomeUnknown("the SSH connection was lost while the command ran "
                                  "(ConnectionLost); it may or may not have finished")
@@ -518,8 +525,9 @@ async def test_a_step_that_changes_the_host_does_not_act_where_its_claim_was_cut
         front.text()[-3000:]
     failed = [detail for step, state, detail in front.states
               if step == "export-config" and state == "failed"]
-    assert failed and "could not be claimed" in failed[0] \
-        and "the connection dropped" in failed[0], front.states
+    assert failed and "could not be claimed" in failed[0] and (
+        "the connection dropped" if lost == "cut off" else "Connection refused") in failed[0], \
+        front.states
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     ours = [r for r in records if r.get("step") == "export-config"
             and r["event"] in ("action-start", "step-end")]
@@ -820,3 +828,34 @@ def test_a_holder_that_cannot_be_written_leaves_no_claim_behind(tmp_path: Path) 
     assert done.returncode != 0 and "taken" not in done.stdout, done
     assert "No space left" in done.stderr, done.stderr
     assert not (install / host_claim.NAME).exists(), "no empty claim is left"
+
+
+async def test_a_run_that_entered_while_another_waited_to_resume_refuses_that_resume(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Trial 60, F4: a rehearsal waiting at its resume dialog holds no claim
+    on the host yet (which journal goes on is the operator's choice there),
+    so another operator's run may enter meanwhile. It cannot go on beside
+    that run: the resume, once chosen, claims before it journals or asks
+    anything, and is refused, naming the run that holds the host."""
+    from runbook.journal_replay import replay
+
+    journal = tmp_path / "first.jsonl"
+    first = ScriptedFrontEnd({"upload": STOP})
+    assert await rehearsal_session(rehearsal_host, journal).run(first) is Outcome.STOPPED
+    assert not claim_file(rehearsal_host).exists(), "stopped before the cutover: let go"
+    before = journal.read_bytes()
+
+    other_front = HeldAt("new-database")
+    other = asyncio.create_task(other_operator(rehearsal_host, tmp_path / "b").run(other_front))
+    try:
+        await asyncio.wait_for(other_front.waiting.wait(), 120)
+        resumed = ScriptedFrontEnd()
+        with pytest.raises(ConfigError) as refused:
+            await rehearsal_session(rehearsal_host, journal, resume=replay(journal)).run(resumed)
+        said = str(refused.value)
+        assert "another runbook is working on this host" in said, said
+        assert str((tmp_path / "b" / "run.jsonl").resolve()) in said, said
+        assert resumed.asked == [] and journal.read_bytes() == before
+    finally:
+        other_front.go.set()
+        assert await asyncio.wait_for(other, 120) is Outcome.STOPPED

@@ -406,10 +406,9 @@ async def test_the_cutover_names_the_snapshot_the_run_deletes_by(tmp_path: Path)
     from runbook.journal import Journal
     from runbook.model import Phase
     from runbook.redact import Redactor
-    from runbook.remote import Remote
     from steps.common import snapshot
     from steps.facts import Red5Facts
-    from tests.test_executor import SETTINGS, Say, _no_api
+    from tests.test_executor import SETTINGS, Remote, Say, _no_api
 
     journal = tmp_path / "run.jsonl"
     host = HostState(tmp_path, "sm", 22)
