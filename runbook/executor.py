@@ -1350,8 +1350,10 @@ class Executor(Generic[F]):
                     if not proof.done:
                         state = StepState.FAILED
                         detail = f"the step ran but its outcome is not in place: {proof.detail}"
-                except (JournalWriteError, host_claim.HostClaimed):
-                    raise  # nothing more may happen unrecorded; nor beside another run
+                except (JournalWriteError, host_claim.ClaimRefused):
+                    # Nothing more may happen unrecorded; nor beside another
+                    # run, nor where no claim can be made (sudo refused).
+                    raise
                 except ReviewLeftOpen as paused:
                     # The operator's pause: its question follows, as a step
                     # stopped with x, and its stop ends the run as theirs.

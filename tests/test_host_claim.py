@@ -859,3 +859,35 @@ async def test_a_run_that_entered_while_another_waited_to_resume_refuses_that_re
     finally:
         other_front.go.set()
         assert await asyncio.wait_for(other, 120) is Outcome.STOPPED
+
+
+async def test_a_claim_sudo_refuses_at_the_first_step_stops_the_run_as_a_refusal(
+        rehearsal_host: RehearsalHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host out of reach as the run began, its first step claims it; where
+    sudo refuses there, no step may act (the claim is root's): the run stops
+    with the refusal's one line, as at the run's start, not a failed step
+    whose try again can only meet it once more."""
+    from runbook import claim as host_claim
+    from runbook.rehearsal import armed
+    from runbook.shell import RemoteError
+
+    real = host_claim.take
+    calls: list[int] = []
+
+    async def out_of_reach_at_first(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the only stand-in: no host as the run begins
+            raise RemoteError("cannot connect to 127.0.0.1:22: Connection refused")
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(host_claim, "take", out_of_reach_at_first)
+    armed.arm(rehearsal_host.sandbox, "permission-denied")
+    try:
+        front = ScriptedFrontEnd()
+        with pytest.raises(host_claim.ClaimRefused) as refused:
+            await other_operator(rehearsal_host, tmp_path / "b").run(front)
+    finally:
+        armed.lift(rehearsal_host.sandbox, "permission-denied")
+    assert "sudo refused" in str(refused.value), refused.value
+    assert len(calls) == 2 and front.recovered == [], front.text()[-2000:]
+    assert not claim_file(rehearsal_host).parent.exists()
