@@ -267,7 +267,9 @@ def take_command(claim: Claim, *, legacy: str | None = None) -> str:
             f"{{ rm -rf -- {_LOCK}; exit 1; }}; "
             # A folder with no holder (yet) is held too: refused, or replaced
             # by --take-over-host, as before the take-over looked first.
-            f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
+            f"elif [ -d {_LOCK} ]; then echo held; cat -- {_LOCK}/holder 2>/dev/null; true; "
+            # None made, none there (no write in install.dir): mkdir says why.
+            f"else mkdir -- {_LOCK}; exit 1; fi")
 
 
 def retake_command(claim: Claim, *, replacing: str | None = None) -> str:
@@ -376,8 +378,10 @@ def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
                 f"nothing was changed. The claim ({place.where}) is root's, as the upgrade's "
                 "changes are: allow the SSH user password-less sudo there, or set "
                 "host.sudo = false if it logs in as root, then run again"))
+        root = "" if place.sudo else (
+            ". With host.sudo = false the SSH user must be root; else set host.sudo = true")
         raise ClaimRefused(target, f"cannot claim the host in {place.where} "
-                           f"({said or 'no answer'}); nothing was changed")
+                           f"({said or 'no answer'}); nothing was changed{root}")
     return lines
 
 

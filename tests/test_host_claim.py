@@ -1,4 +1,4 @@
-"""One run at a time on a host, per SSH login: the claim kept on the host.
+"""One run at a time on a stream manager install, whatever the SSH login: the claim on the host.
 
 Operator trial 59, F1: two operators (two state folders) against one host;
 the second went on beside the first, took its half-done cutover for the live
@@ -891,3 +891,41 @@ async def test_a_claim_sudo_refuses_at_the_first_step_stops_the_run_as_a_refusal
     assert "sudo refused" in str(refused.value), refused.value
     assert len(calls) == 2 and front.recovered == [], front.text()[-2000:]
     assert not claim_file(rehearsal_host).parent.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a plain user is modelled from root")
+async def test_a_claim_folder_that_cannot_be_made_is_said_so_not_held_by_another(
+        tmp_path: Path) -> None:
+    """With host.sudo = false the claim is made as the SSH user; one that may
+    not write in install.dir (not root after all) was told "another runbook
+    is working on this host: one whose record ... cannot be read": the mkdir
+    that failed read as one that found the claim there. It says why it cannot
+    claim, and what to do."""
+    import subprocess
+
+    from runbook import claim as host_claim
+    from runbook.rehearsal.sandbox import PLAIN_USER
+    from runbook.shell import CommandResult
+
+    install = tmp_path / "usr" / "local"
+    install.mkdir(parents=True)
+    os.chown(install, 65534, 65534)  # nobody's: a plain SSH user may not write there
+    install.chmod(0o755)
+
+    class PlainUsersHost:  # the host's shell, as a plain user's, on this machine
+        target = "ops@sm:22"
+
+        async def run(self, command: str, **options: Any) -> CommandResult:
+            done = await asyncio.to_thread(
+                subprocess.run, [*PLAIN_USER, "bash", "-c", command], capture_output=True,
+                text=True, timeout=30, env={**os.environ, "HOME": str(tmp_path)})
+            return CommandResult(command, done.returncode, done.stdout, done.stderr)
+
+    place = host_claim.Place(str(install), sudo=False)
+    with pytest.raises(host_claim.ClaimRefused) as refused:
+        await host_claim.take(PlainUsersHost(), host_claim.mine("/a/run.jsonl"),  # type: ignore[arg-type]
+                              place)
+    said = str(refused.value)
+    assert "another runbook" not in said and "Permission denied" in said, said
+    assert "host.sudo" in said and place.where in said, said
+    assert not (install / host_claim.NAME).exists()
