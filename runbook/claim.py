@@ -14,9 +14,13 @@ logged in as another user). It lies beside the install, in the folder that
 holds red5pro (install.dir) on its real path (links resolved, so two configs
 naming it two ways share one claim): ``.runbook-claim`` there, made by root
 through sudo, as every change of the upgrade is. Not inside red5pro, which
-the cutover moves aside. A claim an older runbook left in the SSH user's
-``~/.runbook/run.lock`` is read, and honoured as any claim, but never written:
-a run that may take it over removes it, as its own run would have at its end.
+the cutover moves aside; not in /run, which a reboot empties (a claim kept
+for a cutover under way must outlast one); not in a folder of runbook's own
+(/var/lib), where two installs on one host would share one claim: install.dir
+is what every config of that install names and every login sees. A claim an
+older runbook left in the SSH user's ``~/.runbook/run.lock`` is read, and
+honoured as any claim, but never written: a run that may take it over removes
+it, as its own run would have at its end.
 
 The claim is taken before a run's first step touches the host, re-taken by
 the same run resumed (the same journal on the same machine), and let go when
