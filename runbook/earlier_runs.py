@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runbook.journal import JournalError, Record, first_record, in_use, read
-from runbook.journal_replay import Replay, journal_scenario, replay, run_pace, same_pace
+
+# The replay of a journal (its dataclasses) loads with the first journal there
+# is to replay: a run with none beside it paints first (issue 12).
+if TYPE_CHECKING:
+    from runbook.journal_replay import Replay
 
 
 def unfinished(folder: Path, *, config: str | None = None,
@@ -35,9 +40,14 @@ def unfinished(folder: Path, *, config: str | None = None,
 
     if not folder.is_dir():
         return None
+    journals = journals_in(folder)
+    if not journals:
+        return None
+    from runbook.journal_replay import replay
+
     # The newest unfinished run that began no step, if no older one did.
     passed_over: Replay | None = None
-    for path in journals_in(folder):
+    for path in journals:
         try:
             history = replay(path)
         except JournalError as exc:
@@ -73,6 +83,8 @@ def last_ended(folder: Path, *, config: str | None = None,
     record (None if that says none): where the host stands when there is no
     unfinished run to resume (trial 56b F4). A journal that cannot be read is
     passed over: this only says why there is nothing to resume."""
+    from runbook.journal_replay import replay
+
     if not folder.is_dir():
         return None
     for path in journals_in(folder):
@@ -230,6 +242,8 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
     At most `look_at` journals are read whole. A run at another pace is passed
     over on its first line alone, without counting: a morning of fast
     rehearsals must not hide the last production run."""
+    from runbook.journal_replay import journal_scenario, replay, run_pace, same_pace
+
     if pace is None or unattended is None or not folder.is_dir():
         return None
 

@@ -419,14 +419,15 @@ class HostState:
         `runbook run`'s refusal and the way back.
         `known`: a journal read already (a resumed run's), not read again
         where the record names it."""
-        # Here, not at the top: the first paint reads the host's record, and
-        # none of the journal's readers (test_cli_imports).
-        from runbook.journal import JournalError
-        from runbook.journal_replay import replay
-
         found = self.cutover()
         if found is None:
             return None
+        # Here, not at the top, and only with a record to check: the first
+        # paint reads the host's record, and none of the journal's readers
+        # (test_cli_imports).
+        from runbook.journal import JournalError
+        from runbook.journal_replay import replay
+
         try:
             history = known if known is not None and known.path is not None \
                 and found.journalled_in(known.path) else replay(Path(found.journal))

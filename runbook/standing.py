@@ -14,12 +14,14 @@ import shlex
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from runbook.claim import TAKEN_OVER
 from runbook.journal import text_of
-from runbook.journal_replay import Replay
 from runbook.model import LEFT_RUNNING, Leaves, StepState, duration
+
+if TYPE_CHECKING:  # a replay to read comes with its module (issue 12: not before the paint)
+    from runbook.journal_replay import Replay
 
 _FINISHED = (StepState.DONE, StepState.SKIPPED)
 

@@ -167,6 +167,38 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
     assert loaded & {"runbook.events", "runbook.executor", "screens.messages"} == set()
 
 
+def test_the_first_paint_of_runbook_run_with_no_earlier_run_replays_none(
+        tmp_path: Path) -> None:
+    """With no journal in its folder there is no earlier run to read: the
+    replay of a journal (its dataclasses, about 1.6 ms) loads with the first
+    journal there is to read, not before the first paint (issue 12)."""
+    sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
+                          .read_text())
+    config = tmp_path / "run.toml"
+    config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
+                      .replace("port = 22\n", "port = 9\n", 1))
+    code = ("import json, sys\nfrom functools import partialmethod\n"
+            "from runbook import cli\nfrom runbook.cli import terminal\n"
+            "from screens.app import RunbookApp\n"
+            "def show_run(app):\n"
+            "    print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+            "    app.exit()\n"
+            "RunbookApp.show_run = show_run\n"
+            "terminal.on_a_terminal = lambda: True  # headless, below\n"
+            "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
+            "size=(120, 40))\n"
+            f"cli.main(['run', {str(config)!r}])")
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env=env)
+    listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
+    assert listed, done.stdout + done.stderr
+    loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))
+    assert "screens.main" in loaded
+    assert "runbook.journal_replay" not in loaded
+
+
 def test_every_dataclass_says_what_it_is() -> None:
     """A dataclass without a docstring gets one made at import from
     inspect.signature: some 80 microseconds each here, a dozen of them before

@@ -170,9 +170,10 @@ def _resume_from(
     from runbook.config import ConfigError
     from runbook.earlier_runs import unfinished
     from runbook.journal import IN_USE, in_use
-    from runbook.journal_replay import replay
 
     if args.resume:
+        from runbook.journal_replay import replay
+
         if args.journal is not None and not args.journal.is_file():
             raise ConfigError(str(args.journal), "no such journal to resume")
         earlier = replay(args.journal) if args.journal is not None else \
