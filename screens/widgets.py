@@ -255,37 +255,51 @@ class OutputPane(Vertical):
     def __init__(self, *, max_lines: int, id: str | None = None) -> None:
         super().__init__(id=id)
         self.max_lines = max_lines
+        # The progress row, its label and its bar, once there is progress to show.
+        self._progress: tuple[Vertical, Static, Meter] | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="progress-row") as row:
-            row.display = False
-            # A Static, not a Label: the same text, without the Label's variant
-            # rules that every restyle matches against it (issue 12). Plain
-            # text: what it says may name things in square brackets.
-            yield Static(id="progress-label", markup=False)
-            yield Meter(id="progress-bar")
+        # The progress row above it is mounted with the first progress: hidden
+        # until then, it was mounted and styled before the first paint for
+        # nothing (issue 12).
         yield OutputLog(max_lines=self.max_lines, id="output-log")
 
     @property
     def log_widget(self) -> OutputLog:
         return self.query_one("#output-log", OutputLog)
 
+    def _progress_row(self) -> tuple[Vertical, Static, Meter]:
+        """The progress row, its label and its bar: mounted above the output
+        the first time they are asked for, and kept (its children are not in
+        the DOM until the row has mounted, so they are not queried for)."""
+        if self._progress is None:
+            # A Static, not a Label: the same text, without the Label's variant
+            # rules that every restyle matches against it (issue 12). Plain
+            # text: what it says may name things in square brackets.
+            label = Static(id="progress-label", markup=False)
+            meter = Meter(id="progress-bar")
+            row = Vertical(label, meter, id="progress-row")
+            self.mount(row, before=self.log_widget)
+            self._progress = row, label, meter
+        return self._progress
+
     def show_progress(self, label: str, done: float, total: float | None, *,
                       bar: bool = True, share: bool = True) -> None:
         """`share`: say what share is done; not for a wait, whose bar runs
         down its time limit and whose label says the seconds left."""
-        self.query_one("#progress-row").display = True
+        row, shown, meter = self._progress_row()
+        row.display = True
         if total and total >= 1 << 20:
             # Uploads report bytes: say how much, not only what share.
             label = f"{done / (1 << 20):.1f} of {total / (1 << 20):.1f} MiB · {label}"
-        self.query_one("#progress-label", Static).update(label)
-        meter = self.query_one("#progress-bar", Meter)
+        shown.update(label)
         meter.display = bar and bool(total)
         if meter.display and total:
             meter.show(done, total, share=share)
 
     def hide_progress(self) -> None:
-        self.query_one("#progress-row").display = False
+        if self._progress is not None:
+            self._progress[0].display = False
 
     def show_lines(self, store: OutputStore, step_id: str | None, limit: int) -> None:
         """Everything kept of one step's output (the newest `limit` lines)."""

@@ -342,6 +342,21 @@ async def test_a_wait_shows_no_share_that_reads_as_progress() -> None:
         answer.cancel()
 
 
+async def test_the_progress_row_is_mounted_with_the_first_progress() -> None:
+    """Issue 12: hidden until a step reports progress, the progress row (its
+    label and bar) was mounted and styled before the first paint all the
+    same; it comes with the first progress, and shows as it did."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        assert not app.query("#progress-row"), "no progress row before any progress"
+        answer = await deleting(app, pilot)
+        app.front.tell(Progress("delete-nodegroups", 10, 600, "deleting: 590s left"))
+        await until(lambda: "590s left" in screen_text(app), what="the progress line")
+        assert app.query_one("#progress-row").display
+        answer.cancel()
+
+
 async def test_a_journal_failure_with_markup_in_it_never_stops_the_app() -> None:
     """Notices carry paths, error text and host output. Read as Textual markup,
     a "[/...]" in one raised MarkupError as it was drawn and stopped the app,
