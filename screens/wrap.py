@@ -16,14 +16,13 @@ from itertools import pairwise
 from rich.cells import cell_len, get_character_cell_size
 from textual.content import Content
 
-from runbook.patterns import deferred
 from runbook.redact import MASK
 
 # A mask with its fingerprint, or a bare one (an empty value's, a plan's).
-_MASKED = deferred(re.escape(MASK) + r"(?: \[[0-9a-f]{8}\])?")
+_MASKED = re.compile(re.escape(MASK) + r"(?: \[[0-9a-f]{8}\])?")
 # A row may end after: a run of spaces; a path, query or list separator; a
 # hyphen inside a name (a-long-nodegroup-name), not an option's (-sS, --to).
-_BREAK_AFTER = deferred(r"\s+|[/?&=,;|](?=[^\s/?&=,;|])|(?<=[A-Za-z0-9])-(?=[A-Za-z0-9])")
+_BREAK_AFTER = re.compile(r"\s+|[/?&=,;|](?=[^\s/?&=,;|])|(?<=[A-Za-z0-9])-(?=[A-Za-z0-9])")
 
 
 def breaks(text: str, width: int, *, indent: int = 0, whole: Sequence[str] = ()) -> list[int]:

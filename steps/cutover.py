@@ -26,7 +26,6 @@ from runbook.model import (
     Shell,
     Wait,
 )
-from runbook.patterns import deferred
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
 from runbook.smapi import (
@@ -138,7 +137,7 @@ class _WrongDatabase(Exception):
 # (andrelsouto/red5:log/red5.log), and no later one is known to write it. So it
 # only confirms: the installed file is compared with [new_database] before the
 # start (facts audit 56a H1).
-_DB_URL = deferred(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
+_DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
 
 
 class _WillNotLoad(Exception):

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from runbook.config import Settings
 from runbook.option_file import option_file
-from runbook.patterns import deferred
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
@@ -28,9 +27,9 @@ from steps.facts import AnyContext, Ctx, Red5Facts
 
 # The database name is fixed in the streammanager's Spring config (FACTS §5).
 DATABASE = "cluster"
-_CREATE_TABLE = deferred(
+_CREATE_TABLE = re.compile(
     r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z0-9_$]+)", re.I | re.M)
-_ERROR = deferred(r"ERROR (\d+) \([0-9A-Z]+\)(?: at line \d+)?: (.*)")
+_ERROR = re.compile(r"ERROR (\d+) \([0-9A-Z]+\)(?: at line \d+)?: (.*)")
 
 
 @dataclass(frozen=True)

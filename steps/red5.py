@@ -15,8 +15,6 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import NamedTuple
 
-from runbook.patterns import deferred
-
 WEB_INF = "webapps/streammanager/WEB-INF"
 PROPERTIES_NAME = "red5-web.properties"
 PROPERTIES = f"{WEB_INF}/{PROPERTIES_NAME}"
@@ -48,7 +46,7 @@ def has_cors_filter(web_xml: str) -> bool:
     release may ship one commented out, for the operator to uncomment)."""
     return bool(_CORS_FILTER.search(_XML_COMMENT.sub("", web_xml)))
 
-_DIST = deferred(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release")
+_DIST = re.compile(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release")
 
 
 def distribution_version(name: str) -> str | None:
@@ -57,7 +55,7 @@ def distribution_version(name: str) -> str | None:
     return match.group("version") if match else None
 
 
-_INI_VERSION = deferred(
+_INI_VERSION = re.compile(
     r"^server\.version=(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)(?:-release)?\s*$", re.MULTILINE)
 
 
@@ -217,7 +215,7 @@ def java_major(version_banner: str) -> int | None:
 # lib/red5pro-6.2.0.406-RELEASE.jar: the release's numbers, then its build.
 # Three numbers or more: a four-part release (12.2.0.2, FACTS section 4)
 # naming its jar as 6.2.0 does would have four (facts audit 57b, M3).
-_LIB_JAR = deferred(r"^red5pro-(\d+(?:\.\d+){2,})\.(\d+)-RELEASE\.jar$")
+_LIB_JAR = re.compile(r"^red5pro-(\d+(?:\.\d+){2,})\.(\d+)-RELEASE\.jar$")
 
 
 def installed_version(listing: list[str], lib: list[str] | None = None,
@@ -247,7 +245,7 @@ def unit_java_home(unit: str) -> str | None:
     return found[-1] if found else None
 
 
-_DAEMON_JAR = deferred(r"commons-daemon-\d[\d.]*\.jar")
+_DAEMON_JAR = re.compile(r"commons-daemon-\d[\d.]*\.jar")
 _CLASSPATH_FLAG = ("-cp", "-classpath")
 
 
@@ -463,12 +461,12 @@ def classpath_sed(swap: Swap) -> str:
 # at its end), which systemd joins to it.
 _HEAP_SIZE = r"[0-9]+[kKmMgGtT]?"
 _TUNED: dict[str, re.Pattern[str]] = {
-    "-Xms": deferred(rf"(?:(?<=[ \t\r\f\v])|^)-Xms({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
-                     re.MULTILINE),
-    "-Xmx": deferred(rf"(?:(?<=[ \t\r\f\v])|^)-Xmx({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
-                     re.MULTILINE),
-    "LimitNOFILE=": deferred(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
-                             re.MULTILINE),
+    "-Xms": re.compile(rf"(?:(?<=[ \t\r\f\v])|^)-Xms({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
+                       re.MULTILINE),
+    "-Xmx": re.compile(rf"(?:(?<=[ \t\r\f\v])|^)-Xmx({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
+                       re.MULTILINE),
+    "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
+                               re.MULTILINE),
 }
 # The same places for GNU sed (values are digits and a unit letter, or
 # infinity: nothing sed reads as special).
@@ -580,7 +578,7 @@ def _assignments(value: str) -> list[str] | None:
 
 # What a unit line says as Red5's installers tune it: service-unit carries
 # these (unit_tuning), so they are not named again here.
-_HEAP = deferred(rf"-Xm[sx]{_HEAP_SIZE}")
+_HEAP = re.compile(rf"-Xm[sx]{_HEAP_SIZE}")
 
 
 def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
@@ -781,12 +779,12 @@ def jar_check(jar: Path, bean_class: str | None, config: str | None) -> JarFindi
 
 # --- the cloud-controller bean of applicationContext.xml ---------------------
 
-_COMMENT = deferred(r"<!--.*?-->", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # The whole bean: to its </bean>, or its own tag where that closes itself. (A
 # bean's first property closing itself ended it here once: the rest of the
 # bean, its other ${key}s, went unread.)
-_BRIDGE = deferred(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\"[^>]*?"
-                   r"(?:/>|>.*?</bean>)", re.DOTALL)
+_BRIDGE = re.compile(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\"[^>]*?"
+                     r"(?:/>|>.*?</bean>)", re.DOTALL)
 
 DUMMY_CONTROLLER = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
 # What the API's cloudcontroller call answers while the Dummy controller is the
@@ -853,7 +851,7 @@ def carry_controller(live_xml: str, new_xml: str) -> str:
 # ${key}, or ${key:default}: a placeholder the webapp's PropertyPlaceholderConfigurer
 # fills from red5-web.properties when it starts; with a default (Spring's ':'
 # separator) it needs no key.
-_PLACEHOLDER = deferred(r"\$\{([^}:]+)(:[^}]*)?\}")
+_PLACEHOLDER = re.compile(r"\$\{([^}:]+)(:[^}]*)?\}")
 
 
 def bean_keys(xml: str) -> list[str]:
@@ -871,9 +869,9 @@ def bean_keys(xml: str) -> list[str]:
 
 
 # A bean's <property name="..." value="..."/>, its attributes in either order.
-_PROPERTY = deferred(r"<property\b[^>]*>")
-_NAME = deferred(r"\bname\s*=\s*\"([^\"]*)\"")
-_VALUE = deferred(r"\bvalue\s*=\s*\"([^\"]*)\"")
+_PROPERTY = re.compile(r"<property\b[^>]*>")
+_NAME = re.compile(r"\bname\s*=\s*\"([^\"]*)\"")
+_VALUE = re.compile(r"\bvalue\s*=\s*\"([^\"]*)\"")
 
 
 def _keys_by_property(bean: str) -> dict[str, str]:

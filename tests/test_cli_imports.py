@@ -199,32 +199,6 @@ def test_the_first_paint_of_runbook_run_with_no_earlier_run_replays_none(
     assert "runbook.journal_replay" not in loaded
 
 
-def test_the_step_modules_compile_no_pattern_as_they_load() -> None:
-    """Issue 12: `runbook run` loads the steps before its first paint, for
-    their cards; a dozen regular expressions compiled as their modules loaded
-    (about 1.5 ms), for work that comes later. Each compiles when first used."""
-    code = ("import runbook.step, runbook.smapi, runbook.option_file, steps.facts, zipfile\n"
-            "import re, sys, screens, steps\n"
-            "compiled = []\n"
-            "original = re._compile\n"
-            "def counting(pattern, flags):\n"
-            "    caller = sys._getframe(2).f_code.co_filename\n"
-            "    if caller.startswith((str(steps.__path__[0]), str(screens.__path__[0]))):\n"
-            "        compiled.append(str(pattern))\n"
-            "    return original(pattern, flags)\n"
-            "re._compile = counting\n"
-            "import steps.red5, steps.common, steps.database, steps.cutover, screens.wrap\n"
-            "assert steps.red5.distribution_version('red5pro-server-11.1.0.b835-release.zip') "
-            "== '11.1.0.b835'\n"
-            "print(len(compiled), compiled)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
-    assert done.returncode == 0, done.stderr
-    count, _, patterns = done.stdout.partition(" ")
-    # (The one used above compiles as it is used, and works.)
-    assert count == "0", patterns
-
-
 def test_every_dataclass_says_what_it_is() -> None:
     """A dataclass without a docstring gets one made at import from
     inspect.signature: some 80 microseconds each here, a dozen of them before
