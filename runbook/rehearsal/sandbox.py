@@ -458,7 +458,8 @@ def jvm_home(sandbox: Path, java: int) -> Path:
 # A sandbox made with units without jsvc's -wait (RehearsalHost(unit_wait=False),
 # tests): a start then returns once jsvc has forked, and a server slow to load
 # runs without answering, as under a unit without -wait (an operator's own, or
-# the docs' later red5pro.sh unit). Red5's units have it (data README).
+# the docs' later red5pro.sh unit). The JDK 8 page's unit has -wait 60; the
+# rehearsal's later jsvc unit has it too, inferred (data README).
 WITHOUT_WAIT = ".rehearsal/units-without-wait"
 
 
