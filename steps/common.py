@@ -497,9 +497,15 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # One listing of every java process with the identity of its working
 # directory and of the folder its -Dred5.root names (device:inode, so a
 # symlink or a rename cannot disguise a folder). Run as root: /proc/PID/cwd of
-# a root service is not readable to anyone else. "[j]ava" keeps the listing's
-# own shell out of its output. A fixed number of processes whatever the host
-# runs: one grep prints the command line of each process that names java (its
+# a root service is not readable to anyone else. A server is a command line
+# naming java, jsvc.exec (under a jsvc unit the JVM runs inside jsvc.exec,
+# whose arguments name java only where the JDK's folder does: not
+# /opt/jdk-11; FACTS §3 marks "java" an inference) or -Dred5.root= (facts
+# audit 61, F12). Not "jsvc" alone: a `tail log/jsvc-error.log` in the install
+# is no server. "[j]ava", "[j]svc[.]exec" and "[-]Dred5[.]root=" keep the
+# listing's own shell out of its output; so does $k, which spells
+# -Dred5.root= in two pieces. A fixed number of processes whatever the host
+# runs: one grep prints the command line of each process that names one (its
 # NULs made spaces by one tr), one stat names every folder. Cutover lists them
 # about ten times while the stream manager is down; a fork or two per process
 # was most of each listing. (Not pgrep -f: procps 3.3 matches only a command
@@ -508,10 +514,12 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # for each process, then S<TAB>path<TAB>identity for each folder found.
 _JAVA_PROCESSES = (  # double quotes only: shown inside sh -c '...', it reads as written
     "stat -L -c %d:%i /; "
-    "grep -Hsa \"[j]ava\" /proc/[0-9]*/cmdline | tr \"\\0\" \" \" | { "
+    "k=-Dred5.roo; k=${k}t=; "
+    "grep -Hsa -e \"[j]ava\" -e \"[j]svc[.]exec\" -e \"[-]Dred5[.]root=\" /proc/[0-9]*/cmdline "
+    "| tr \"\\0\" \" \" | { "
     "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
     "case $d in \"\"|*[!0-9]*) continue ;; esac; "
-    "r=${a##*-Dred5.root=}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
+    "r=${a##*$k}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
     "printf \"P\\t%s\\t%s\\t%s\\n\" \"$d\" \"$r\" \"$a\"; "
     "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
     "[ $# -eq 0 ] || stat -L --printf \"S\\t%n\\t%d:%i\\n\" -- \"$@\" 2>/dev/null; true; }"

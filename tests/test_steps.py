@@ -1269,6 +1269,44 @@ def test_the_java_listing_finds_each_server_by_its_folder(tmp_path: Path) -> Non
             process.wait()
 
 
+def test_the_server_listing_finds_a_jsvc_server_whose_command_line_names_no_jvm(
+        tmp_path: Path) -> None:
+    """Under jsvc the JVM runs inside jsvc.exec, whose arguments name a java
+    binary only where the JDK's folder says so: a server under -home
+    /opt/jdk-11 is found by its jsvc.exec name and its -Dred5.root (facts audit
+    61, F12: the listing grepped "java" alone, so stop-service found nothing
+    to stop); the listing's own shell, which spells both, is not."""
+    import subprocess
+    import sys
+    import time
+
+    from steps.common import _JAVA_PROCESSES, parse_java_processes
+
+    tree = tmp_path / "red5pro"
+    tree.mkdir()
+    sleep = "import time; time.sleep(30)"
+    started = [
+        subprocess.Popen(["bash", "-c", f'exec -a jsvc.exec {sys.executable} -c "{sleep}" '
+                          f"-home /opt/jdk-11 -cwd {tree} org.red5.daemon.EngineLauncher"],
+                         cwd=tree),
+        subprocess.Popen(["bash", "-c", f'exec -a server {sys.executable} -c "{sleep}" '
+                          f"-Dred5.root={tree}"], cwd="/"),
+    ]
+    try:
+        time.sleep(0.3)
+        done = subprocess.run(["sh", "-c", _JAVA_PROCESSES], capture_output=True, text=True,
+                              timeout=30)
+        found, _slash = parse_java_processes(done.stdout)
+        pids = {process.pid for process in found}
+        assert {process.pid for process in started} <= pids
+        assert not [process for process in found if "[j]" in process.args
+                    or "stat -L" in process.args]
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
+
+
 class DeletesFirst(ScriptedFrontEnd):
     """Sends nodegroups' DELETEs itself as step `before` is confirmed (`count`
     of them, None: all): the requests a run killed while waiting for the
