@@ -763,6 +763,19 @@ class Preflight(Red5Step):
         shipped = red5.zip_member(s.distribution, f"{inside}red5pro.service")
         if shipped is not None:
             unit, which = shipped.decode("utf-8", errors="replace"), "the new release's unit"
+            # service-unit installs it as shipped (but the host's tuning), and a
+            # real zip's unit names /usr/local/red5pro (FACTS §3): with another
+            # [install] dir the new server would not start, found only in the
+            # downtime (facts audit 61, F11). The configured path or the one
+            # it resolves to.
+            ours = {s.live_dir.rstrip("/"), live_dir(ctx)}
+            if elsewhere := [path for path in red5.unit_install_paths(unit)
+                             if path.rstrip("/") not in ours]:
+                return [f"the new release's red5pro.service runs the server from "
+                        f"{' and '.join(elsewhere)}, but [install] dir puts red5pro at "
+                        f"{s.live_dir}: installed as it ships, it would not start the new "
+                        "release. Before the window, edit those paths in the zip's unit, or "
+                        "set [install] dir to the folder it names"]
             # What Red5's installers tune in it, the installed unit's values.
             tuning = red5.unit_tuning(installed.stdout, unit) if installed.ok else []
             tuned = ", ".join(map(str, tuning))

@@ -245,6 +245,18 @@ def unit_java_home(unit: str) -> str | None:
     return found[-1] if found else None
 
 
+# An absolute path whose last folder is red5pro: the install a unit runs
+# (RED5_HOME=, WorkingDirectory=, -cwd, ExecStart's red5pro.sh). Not
+# /var/run/red5pro.pid, not ${RED5_HOME}/conf.
+_INSTALL_PATH = re.compile(r"(?<![\w.${}/-])(/(?:[\w.+-]+/)*red5pro)(?![\w.+-])")
+
+
+def unit_install_paths(unit: str) -> list[str]:
+    """Each install folder a unit names, once, in order. Red5's own units name
+    /usr/local/red5pro outright (FACTS §3), whatever folder runbook is told."""
+    return list(dict.fromkeys(_INSTALL_PATH.findall(unit)))
+
+
 _DAEMON_JAR = re.compile(r"commons-daemon-\d[\d.]*\.jar")
 _CLASSPATH_FLAG = ("-cp", "-classpath")
 

@@ -584,6 +584,37 @@ async def test_a_kept_unit_naming_what_the_new_release_lacks_is_refused_at_prefl
         assert host.service_pid() is not None, "the live stream manager still runs"
 
 
+async def test_a_shipped_unit_that_runs_another_install_folder_is_refused_at_preflight(
+    tmp_path: Path,
+) -> None:
+    """A real zip's red5pro.service names /usr/local/red5pro outright (FACTS
+    §3); installed where [install] dir puts red5pro elsewhere, it would start
+    nothing, found only by start-service in the downtime (facts audit 61,
+    F11). The rehearsal's zip, its unit made to name /usr/local/red5pro as a
+    real one does, is refused by preflight before anything changes."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        original = settings.distribution.read_bytes()
+        with zipfile.ZipFile(settings.distribution) as zipped:
+            members = [(info, zipped.read(info)) for info in zipped.infolist()]
+        with zipfile.ZipFile(settings.distribution, "w") as zipped:
+            for info, data in members:
+                if info.filename.endswith("/red5pro.service"):
+                    data = data.replace(f"{host.sandbox}/usr/local/red5pro".encode(),
+                                        b"/usr/local/red5pro")
+                zipped.writestr(info, data)
+        try:
+            front = ScriptedFrontEnd()
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            settings.distribution.write_bytes(original)
+        assert outcome is Outcome.FAILED
+        assert front.asked == ["preflight"], "nothing ran after preflight"
+        said = detail(front, "preflight")
+        assert "/usr/local/red5pro" in said and f"{settings.live_dir}" in said, said
+        assert host.service_pid() is not None, "the live stream manager still runs"
+
+
 # FACTS section 4: the Google Compute bean's class, which a Google jar holds.
 GOOGLE = "com.red5pro.services.cloud.google.component.ComputeInstanceController"
 
