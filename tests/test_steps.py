@@ -2630,3 +2630,21 @@ def test_a_new_database_not_reached_says_what_to_check_for_its_cause(
     text = failure(result, where, cutover_under_way=False, config="/ops/sm1.toml")
     assert said in text and not_said not in text, text
     assert "[new_database]" in text and "/ops/sm1.toml" in text, text
+
+
+@pytest.mark.parametrize("state", ["active", "new", "terminating"])
+async def test_a_taken_delete_is_said_as_taken_not_by_the_state_its_answer_carries(
+        state: str) -> None:
+    """The DELETE's answer is the group as it was: the 4.0 docs' says
+    "active", and an empty group's last state is new or active. Said as
+    "NAME: active", a DELETE that worked read as one that did nothing (facts
+    audit 61, F2); only "terminating" is worth adding."""
+    from steps.cutover import delete_nodegroup
+
+    async def send() -> dict[str, Any]:
+        return {"name": "g1", "state": state}
+
+    said = await delete_nodegroup(None, "g1", send=send)  # type: ignore[arg-type]
+    assert said.startswith("g1: ") and "DELETE" in said, said
+    assert ("terminating" in said) is (state == "terminating"), said
+    assert state == "terminating" or state not in said, said
