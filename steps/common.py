@@ -635,10 +635,11 @@ async def new_tree(ctx: Ctx) -> str | None:
 
 def tokens_of(props: dict[str, str]) -> list[str]:
     """rest.administratorToken as Java's Properties reads it (trailing blanks
-    kept, and sent so in ?accessToken=), and without its outer blanks, which
-    an operator may well have left off (review 54b L3); blank: none."""
+    kept, and sent so in ?accessToken=): 6.2.0 compares the token given with
+    it exactly, no trim (facts audit 61, F5; the trimmed form, taken here
+    since review 54b L3, met a 401); blank: none."""
     value = props.get("rest.administratorToken", "")
-    return list(dict.fromkeys((value, value.strip()))) if value.strip() else []
+    return [value] if value.strip() else []
 
 
 def token_refusal(ctx: Ctx, tokens: list[str], where: str, stands: str, again: str) -> str | None:
@@ -651,6 +652,10 @@ def token_refusal(ctx: Ctx, tokens: list[str], where: str, stands: str, again: s
     s = ctx.settings
     if any(token and ctx.token_is(token) for token in tokens):
         return None
+    if any(token != token.rstrip() and ctx.token_is(token.rstrip()) for token in tokens):
+        return (f"rest.administratorToken in {where} ends in blanks that the token given "
+                "lacks, and the stream manager compares them exactly: give the token with "
+                f"those blanks (nothing was sent to the API, and {stands})")
     given = f"${s.token_env}"
     config = os.path.abspath(s.source)
     if s.token_typed:

@@ -304,6 +304,20 @@ async def test_admin_calls_need_the_configured_token(
     assert " WARNING " not in no_token.log and "] INFO  " in no_token.log, no_token.log
 
 
+async def test_a_token_ending_in_blanks_is_taken_only_as_the_file_holds_it(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """6.2.0 reads rest.administratorToken through Properties (trailing blanks
+    kept) and compares with equals(), no trim (facts audit 61, F5): the fake
+    took the trimmed token and refused the exact one."""
+    install = make_install(tmp_path, db_port=database, token=TOKEN + "  ")
+    await started(start_service, install)
+    async with httpx.AsyncClient() as http:
+        exact = await http.get(install.api("admin/nodegroup"), params=auth(TOKEN + "  "))
+        trimmed = await http.get(install.api("admin/nodegroup"), params=auth(TOKEN))
+    assert [exact.status_code, trimmed.status_code] == [200, 401]
+
+
 async def test_launched_origin_boots_pending_running_inservice(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:

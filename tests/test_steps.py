@@ -2426,6 +2426,27 @@ async def test_preflight_takes_the_live_token_as_java_reads_it_trailing_blanks_a
         assert host.api_token not in front.text()
 
 
+async def test_preflight_refuses_a_token_given_without_the_blanks_the_live_one_ends_in(
+        tmp_path: Path) -> None:
+    """6.2.0 compares the token with the file's exactly, trailing blanks and
+    all (facts audit 61, F5): preflight took the trimmed form as the file's
+    too, and the run went on to a 401. It refuses, saying so."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "webapps/streammanager/WEB-INF/red5-web.properties"
+        live.write_text(live.read_text().replace(
+            f"rest.administratorToken={host.api_token}",
+            f"rest.administratorToken={host.api_token}  "))
+        front = ScriptedFrontEnd()
+        settings = rehearsal_settings(host)
+        run = Session(settings, [s for s in procedure() if s.id == "preflight"], Red5Facts(),
+                      token=host.api_token, journal_path=tmp_path / "j.jsonl",
+                      state_dir=host.sandbox / ".operator", isolated=True)
+        assert await run.run(front) is Outcome.FAILED
+        said = detail(front, "preflight")
+        assert "blanks" in said and "exactly" in said, said
+        assert host.api_token not in front.text()
+
+
 async def test_a_token_typed_at_the_prompt_is_refused_as_typed_not_as_the_variable(
         tmp_path: Path) -> None:
     """Operator trial 60 (F13): SM_API_TOKEN not set, a wrong token typed at

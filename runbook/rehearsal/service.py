@@ -342,7 +342,10 @@ def start_webapp(home: Path, sandbox: Path, *, loading: float = 0.0) -> StreamMa
     missing = unresolved_placeholders(webinf, props)
     if missing:
         raise WebappError(placeholder_refused(missing[0]))
-    db_host = props.get("config.dbHost", "").strip()
+    # Values as Properties reads them (leading blanks dropped, trailing kept),
+    # as Spring hands them over: 6.2.0's placeholder configurer trims none
+    # (security-config.xml; facts audit 61, F5; data README).
+    db_host = props.get("config.dbHost", "")
     try:
         db_port = int(props.get("config.dbPort", "3306").strip())
     except ValueError:
@@ -351,7 +354,7 @@ def start_webapp(home: Path, sandbox: Path, *, loading: float = 0.0) -> StreamMa
         ) from None
     if version in _LOGS_ITS_DATABASE:
         logging.getLogger("c.r.s.s.ApplicationSettings").info(DB_URL_LINE_5_1, db_host, db_port)
-    token = props.get("rest.administratorToken", "").strip()
+    token = props.get("rest.administratorToken", "")
     if not token:
         # The real line, by its real logger (FACTS §3, 6.2.0's red5.log).
         logging.getLogger("c.r.s.s.r.s.RestTokenAuthenticator").warning(
@@ -359,7 +362,7 @@ def start_webapp(home: Path, sandbox: Path, *, loading: float = 0.0) -> StreamMa
             "authentication requests will be denied by default")
     controller = load_controller(webinf, active_controller(webinf), version)
     log_sm.info("Cloud controller: %s", controller)
-    db_user, db_password = props.get("config.dbUser", "").strip(), props.get("config.dbPass", "")
+    db_user, db_password = props.get("config.dbUser", ""), props.get("config.dbPass", "")
     has_database = bool(db_host) and not PLACEHOLDER.search(db_host)
     if has_database:
         check_database(db_host, db_port, db_user, db_password, webinf / "sql" / "cluster.sql",
