@@ -3,7 +3,9 @@
 Plans show every Stream Manager call as a line the operator can copy and run,
 so the line must be exactly the request the runbook makes, with the admin
 token left as a reference (``"$SM_API_TOKEN"``) rather than its value and a
-secret field of a body masked (redact.secret_fields_masked). No
+secret field of a body masked (redact.secret_fields_masked). The reference
+is not percent-encoded (no curl before 7.87 can encode a query beside a
+body): where the token needs it, the run says so once (token_to_encode). No
 client, no network: a plan can be printed before anything is connected.
 """
 
@@ -31,6 +33,28 @@ class ApiTarget:
     base_url: str
     version: str | None
     token_hint: str = "$SM_API_TOKEN"
+
+
+# What a servlet's getParameter reads back as written from a raw query
+# value: RFC 3986's unreserved characters and the sub-delimiters and others
+# a query may hold, less & and + (a & ends the value, a + is read as a
+# blank), % (an escape) and # (the URL's end).
+_AS_WRITTEN = re.compile(r"[A-Za-z0-9\-._~!$'()*,;:@/?=]*")
+ENCODE_TOKEN = "token-to-encode"
+
+
+def token_needs_encoding(token: str) -> bool:
+    """Whether a curl line, which carries the token as written in its query
+    (?accessToken="$SM_API_TOKEN"), sends another token than runbook's own
+    call, which percent-encodes it (facts audit 61, F14)."""
+    return _AS_WRITTEN.fullmatch(token) is None
+
+
+def token_to_encode(name: str) -> str:
+    """What the run says, once, of such a token: by its name, never its value."""
+    return (f"warning: {name} holds a character a URL query must percent-encode (such as "
+            "+ & % # or a blank): runbook's own calls encode it, the curl lines shown do not, "
+            "so percent-encode it before running one of them by hand")
 
 
 def api_path(rel: str, version: str | None) -> str:

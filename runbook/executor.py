@@ -193,8 +193,10 @@ class Executor(Generic[F]):
         rollback: Sequence[Step[F]] = (),
         rollback_after: str | None = None,
         upgrade: Sequence[Step[F]] | None = None,
+        opening_warnings: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.steps = list(steps)
+        self.opening_warnings = list(opening_warnings)  # (kind, text), said as the run begins
         # The steps whose leaves (and not_undone) the journal keeps: the run's
         # own; for the way back alone, which runs none of the upgrade's, the
         # upgrade's it goes back from (review 56c, F2).
@@ -478,6 +480,9 @@ class Executor(Generic[F]):
             for name in self.redactor.untold_short():
                 said = too_short_to_mask(name)
                 self.journal.write(Record.NOTE, step="", kind=SHORT_SECRET, text=said, warning=True)
+                self.front.tell(JournalNote(said))
+            for kind, said in self.opening_warnings:
+                self.journal.write(Record.NOTE, step="", kind=kind, text=said, warning=True)
                 self.front.tell(JournalNote(said))
         except BaseException:
             # Before the run began (its first record did not fit, say): the

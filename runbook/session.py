@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from runbook.config import Settings
-from runbook.curl import ApiTarget, curl_line
+from runbook.curl import ENCODE_TOKEN, ApiTarget, curl_line, token_needs_encoding, token_to_encode
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.model import Action, StepCard
@@ -127,6 +127,10 @@ class Session(Generic[F]):
                                       *cards(self.rollback, start=upgrade_steps + 1)]
         self.redactor = Redactor()
         self.redactor.add(token, name=settings.token_env)
+        # Said once as the run begins, kept among its warnings: (kind, text).
+        self.opening_warnings: list[tuple[str, str]] = []
+        if token_needs_encoding(token):
+            self.opening_warnings.append((ENCODE_TOKEN, token_to_encode(settings.token_env)))
         self.api = ApiClients(settings, token)
         self._executor: Executor[F] | None = None
         # The command that goes on with the run in a journal at a path, for
@@ -208,7 +212,7 @@ class Session(Generic[F]):
                 api_factory=self.api, curl=self.curl, journal=journal, front=front,
                 redactor=self.redactor, host_state=self.host_state, resume=self.resume,
                 rollback=self.rollback, rollback_after=self.rollback_after,
-                upgrade=self.upgrade)
+                upgrade=self.upgrade, opening_warnings=self.opening_warnings)
             return await self._executor.run()
         finally:
             self._executor = None

@@ -1222,6 +1222,27 @@ async def test_a_short_api_token_is_said_once_as_the_run_begins(tmp_path: Path) 
     assert "Q7z" not in told[0]
 
 
+@pytest.mark.parametrize(("token", "told"), [("s3cr+t&x", True), ("a b%2Fc#d", True),
+                                             ("Plain-token_1.2~", False)])
+async def test_a_token_a_url_must_encode_is_said_once_for_the_curl_lines(
+        tmp_path: Path, token: str, told: bool) -> None:
+    """The servlet URL-decodes ?accessToken= (getParameter): a curl line run
+    by hand sends the token as written, so a + arrives as a blank and a & cuts
+    it, and the stream manager refuses it where runbook's own call, which
+    encodes it, was taken (facts audit 61, F14). Said once, never its value."""
+    from runbook.events import JournalNote
+    from runbook.session import Session
+
+    front = ScriptedFrontEnd()
+    session = Session(SETTINGS, [Say("a")], Facts(), token=token,
+                      journal_path=tmp_path / "run.jsonl", state_dir=tmp_path)
+    assert await session.run(front) is Outcome.DONE
+    said = [e.message for e in front.events if isinstance(e, JournalNote)
+            and "percent-encode" in e.message]
+    assert len(said) == (1 if told else 0), said
+    assert all(token not in line and SETTINGS.token_env in line for line in said)
+
+
 async def _upgraded_then_cut_off(tmp_path: Path, *, host_record_open: bool = False
                                  ) -> list[Step]:
     """An upgrade whose cutover completed, its run-end never written (a full
