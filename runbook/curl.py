@@ -73,7 +73,9 @@ def curl_line(target: ApiTarget, method: str, path: str,
     full = path if path.startswith("/streammanager/") else api_path(path, target.version)
     parts = urlsplit(target.base_url.rstrip("/"))
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    url = shlex.quote(f"{base}{full}?accessToken=")
+    # A path may carry a query of its own (admin/alarm/...?type=edge).
+    joint = "&" if "?" in full else "?"
+    url = shlex.quote(f"{base}{full}{joint}accessToken=")
     hint = target.token_hint
     url += f'"{hint}"' if _ENV_REFERENCE.fullmatch(hint) else shlex.quote(hint)
     words = ["curl", "-sS", "-X", method.upper(), url]

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_VERSIONS = ("4.0", "3.1", "3.0")
+# Where a role's default scale-out alarm is read (3.x) and set (FACTS §2.2).
+SCALEOUT_ALARM = "admin/alarm/scaleout/default"
+# The roles it takes (AlarmController's NodeRole check; FACTS §2.2).
+SCALEOUT_ROLES = ("edge", "origin", "relay", "transcoder")
 
 T = TypeVar("T")
 
@@ -237,7 +241,8 @@ class StreamManagerAPI:
     def _api_path(self, rel: str, version: str | None = None) -> str:
         return api_path(rel, version or self.version)
 
-    async def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+    async def _send(self, method: str, path: str, body: Any = None,
+                    query: dict[str, str] | None = None) -> httpx.Response:
         # Errors are built inside the except clauses but raised after them, so
         # the new exception has no __context__: httpx's exceptions carry the
         # request, whose URL carries the token.
@@ -247,7 +252,7 @@ class StreamManagerAPI:
         where = f"{method} {path}"
         try:
             response = await self._client.request(
-                method, path, params={"accessToken": self._token}, json=body
+                method, path, params={**(query or {}), "accessToken": self._token}, json=body
             )
             if not 300 <= response.status_code < 400:
                 return response
@@ -359,10 +364,11 @@ class StreamManagerAPI:
         assert self.version is not None
         return self.version
 
-    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False) -> Any:
+    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False,
+                    query: dict[str, str] | None = None) -> Any:
         await self._ensure_version()
         path = self._api_path(rel)
-        response = await self._send(method, path, body)
+        response = await self._send(method, path, body, query)
         self._check(response, method, path)
         if text:
             return response.text.strip()
@@ -444,6 +450,21 @@ class StreamManagerAPI:
     async def list_nodes(self, group: str) -> list[dict[str, Any]]:
         return _objects(await self._call(
             "GET", f"admin/nodegroup/{quote(group, safe='')}/node"), "nodes")
+
+    async def scaleout_threshold(self, role: str) -> float | None:
+        """The default scale-out alarm threshold (a percentage) of a node role
+        (edge, origin, relay, transcoder), where the API reads it: 5.1.1's and
+        6.2.0's AlarmController map GET admin/alarm/scaleout/default?type=ROLE
+        (javap of AM and AS; facts audit 61, F13); the 4.0 docs show only the
+        POST. None where it is not served (404, 405) or answers no number."""
+        try:
+            data = await self._call("GET", SCALEOUT_ALARM, query={"type": role})
+        except SMApiError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        threshold = data.get("threshold") if isinstance(data, dict) else None
+        return float(threshold) if isinstance(threshold, (int, float)) else None
 
     async def list_launchconfigs(self) -> list[str]:
         return _names(

@@ -29,6 +29,7 @@ from runbook.model import (
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
 from runbook.smapi import (
+    SCALEOUT_ALARM,
     NoApiAnswer,
     NoApiServed,
     Redirected,
@@ -1813,6 +1814,9 @@ def _if_absent(name: str) -> str:
     return f"{name}: only if absent (one of that name already there is kept)"
 
 
+# cluster.sql's default scale-out threshold, every role (5.1.1, 6.2.0: FACTS §5).
+DEFAULT_THRESHOLD = 60.0
+
 # Said in recreate's plan, and after it ran for the report's "After the upgrade".
 ALARMS_STAY_BEHIND = (
     "alarm thresholds stay behind: the new database has cluster.sql's scale-out alarm at "
@@ -1912,7 +1916,7 @@ class Recreate(Red5Step):
                         "scalePolicy": FROM_SNAPSHOT}),
                     p.api_call("POST", NEW_ORIGIN),
                     Wait("origins in service", p.settings.timeouts.origins_inservice),
-                    *self._alarms()]
+                    *self._alarms(p)]
         saved = found.data
         masked = sorted(name for kind in ("launchconfigs", "scalepolicies")
                         for name, body in saved[kind].items()
@@ -1940,14 +1944,30 @@ class Recreate(Red5Step):
             for _ in range(origins_to_rebuild(group)):
                 actions.append(p.api_call("POST", NEW_ORIGIN))
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
-        return actions + self._alarms()
+        return actions + self._alarms(p)
 
-    def _alarms(self) -> list[Action]:
-        """What the snapshot does not carry: the scale-out alarm thresholds
-        (the documented API only sets them, FACTS §2.2, so export-config
-        cannot read them), and the new database starts with cluster.sql's
-        60 % (FACTS §5)."""
-        return [Note(ALARMS_STAY_BEHIND)]
+    def _alarms(self, p: Plan) -> list[Action]:
+        """The scale-out alarm thresholds, which recreate does not post: the
+        new database starts with cluster.sql's 60 % (FACTS §5). Where the live
+        API was 3.x, export-config read them (5.1.1's and 6.2.0's
+        AlarmController; facts audit 61, F13), and those that differ are
+        named with the line that sets them again; a 4.0 live's docs only set
+        them (FACTS §2.2), so its thresholds are the operator's to know."""
+        found = snapshot(p)
+        alarms = found.data.get("scaleout_alarms") if found is not None else None
+        if not alarms:
+            return [Note(ALARMS_STAY_BEHIND)]
+        differ = {role: value for role, value in alarms.items() if value != DEFAULT_THRESHOLD}
+        if not differ:
+            return [Note("scale-out alarm thresholds: the old stream manager had cluster.sql's "
+                         f"{DEFAULT_THRESHOLD:g} % for every role, as the new database has: "
+                         "none to set again")]
+        return [Note(f"scale-out alarm threshold of {role}: {value:g} % on the old stream "
+                     f"manager, {DEFAULT_THRESHOLD:g} % in the new database; set it again "
+                     "after the cutover with "
+                     + p.curl("POST", f"{SCALEOUT_ALARM}?type={role}&threshold={value:g}",
+                              version=self._speaks(p)))
+                for role, value in differ.items()]
 
     def _snapshot(self, ctx: Ctx) -> dict[str, Any]:
         found = load_snapshot(ctx)
@@ -2141,8 +2161,11 @@ class Recreate(Red5Step):
                              f"service; not in service yet: {await self._late_origins(ctx, api)}"
                              f". {self._next(ctx).capitalize()}") from None
         ctx.note("origins-in-service", "every recreated nodegroup has its origins in service")
-        if self._alarms():  # the way back's rebuild, into the old database, has none to say
-            ctx.note(AFTER_UPGRADE, ALARMS_STAY_BEHIND)
+        # The way back's rebuild, into the old database, has none to say.
+        if alarms := self._alarms(ctx.plan_context()):
+            for said in alarms:
+                if isinstance(said, Note):
+                    ctx.note(AFTER_UPGRADE, said.text)
             # Said once the new stream manager serves, not by properties at
             # prepare time: the report keeps it for an upgrade that finished
             # only (operator trial 54, F4).

@@ -26,7 +26,13 @@ from runbook.shell import (
     quote,
     sha256_command,
 )
-from runbook.smapi import NoApiAnswer, Redirected, SMApiError, SMApiOutcomeUnknown
+from runbook.smapi import (
+    SCALEOUT_ALARM,
+    SCALEOUT_ROLES,
+    NoApiAnswer,
+    Redirected, SMApiError,
+    SMApiOutcomeUnknown,
+)
 from runbook.step import CommandFailed, NotInThisRun, StepFailed
 from steps import database, fleet, red5
 from steps.common import (
@@ -1345,6 +1351,10 @@ class ExportConfig(Red5Step):
             p.api_call("GET", "admin/configurations/scalepolicy"),
             p.api_call("GET", "admin/configurations/scalepolicy/{name}",
                        why="for each scale policy"),
+            p.api_call("GET", SCALEOUT_ALARM + "?type={role}",
+                       why=f"for each of {', '.join(SCALEOUT_ROLES)}, where the live API is "
+                           "3.x (5.1, 6.2): the scale-out alarm threshold, for recreate to "
+                           "name where it differs from the new database's"),
             Note(f"saved in {where} (mode 600)"),
         ]
 
@@ -1451,6 +1461,20 @@ class ExportConfig(Red5Step):
             snapshot["scalepolicies"][name] = await ctx.act(
                 api.api_call("GET", f"admin/configurations/scalepolicy/{name}"),
                 partial(api.get_scalepolicy, name))
+        if str(api.version).startswith("3."):
+            # 5.1.1 and 6.2.0 read them (AlarmController, javap; facts audit
+            # 61, F13); the 4.0 docs only set them, so a 4.0 live keeps none.
+            alarms: dict[str, float] = {}
+            for role in SCALEOUT_ROLES:
+                threshold = await ctx.act(
+                    api.api_call("GET", f"{SCALEOUT_ALARM}?type={role}"),
+                    partial(api.scaleout_threshold, role))
+                if threshold is not None:
+                    alarms[role] = threshold
+            if alarms:
+                snapshot["scaleout_alarms"] = alarms
+                ctx.info("scale-out alarm thresholds: " + ", ".join(
+                    f"{role} {value:g} %" for role, value in alarms.items()))
         referred = {str(g[key]) for g in groups for key in ("launchConfig", "scalePolicy")
                     if g.get(key)}
         missing = referred - set(snapshot["launchconfigs"]) - set(snapshot["scalepolicies"])

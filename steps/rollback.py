@@ -843,7 +843,7 @@ class RecreateOld(Recreate):
     def _image(self, p: AnyContext) -> str | None:
         return None  # the old release's nodes keep the images they had
 
-    def _alarms(self) -> list[Action]:
+    def _alarms(self, p: Plan) -> list[Action]:
         return []  # the old database kept its own
 
     async def _prove(self, ctx: Ctx) -> None:

@@ -318,6 +318,33 @@ async def test_a_token_ending_in_blanks_is_taken_only_as_the_file_holds_it(
     assert [exact.status_code, trimmed.status_code] == [200, 401]
 
 
+async def test_a_3x_stream_manager_answers_a_roles_scaleout_threshold(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """5.1.1's and 6.2.0's AlarmController read a role's default scale-out
+    alarm (GET admin/alarm/scaleout/default?type=ROLE; javap of AM and AS):
+    export-config can keep it (facts audit 61, F13). The database's value;
+    an unknown role is the controller's 404; 4.0 maps no GET there."""
+    from runbook.smapi import StreamManagerAPI
+
+    old = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    new = make_install(tmp_path, db_port=database, name="red5pro-new")
+    await started(start_service, old)
+    await started(start_service, new)
+    with cloud.locked_state(tmp_path) as state:
+        state.database("127.0.0.1", database)["scaleout_alarms"] = {"edge": 75.0}
+    async with StreamManagerAPI(old.base_url, TOKEN, "3.1") as api:
+        assert [await api.scaleout_threshold(role) for role in ("edge", "origin")] == \
+            [75.0, 60.0]
+        assert await api.scaleout_threshold("bogus") is None
+    async with httpx.AsyncClient() as http:
+        wrong = await http.get(old.api("admin/alarm/scaleout/default"),
+                               params={**auth(), "type": "bogus"})
+    assert wrong.status_code == 404 and "Invalid node type" in wrong.json()["errorMessage"]
+    async with StreamManagerAPI(new.base_url, TOKEN, "4.0") as api:
+        assert await api.scaleout_threshold("edge") is None
+
+
 async def test_launched_origin_boots_pending_running_inservice(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:

@@ -2669,3 +2669,31 @@ async def test_a_taken_delete_is_said_as_taken_not_by_the_state_its_answer_carri
     assert said.startswith("g1: ") and "DELETE" in said, said
     assert ("terminating" in said) is (state == "terminating"), said
     assert state == "terminating" or state not in said, said
+
+
+async def test_a_custom_scaleout_threshold_of_a_3x_live_is_saved_and_named_by_recreate(
+        tmp_path: Path) -> None:
+    """The old stream manager's edge threshold is 75 %, not cluster.sql's 60:
+    6.2.0 reads it (GET admin/alarm/scaleout/default?type=edge), so
+    export-config keeps it and recreate names it with the line that sets it
+    again, where before it was lost unsaid (facts audit 61, F13)."""
+    from runbook.rehearsal import cloud
+
+    async with rehearsal_host(tmp_path) as host:
+        with cloud.locked_state(host.sandbox) as state:
+            state.database(*host.old_db)["scaleout_alarms"] = {"edge": 75.0}
+        front = ScriptedFrontEnd({"upload": Decision(Answer.STOP)})
+        await rehearse(host, front, tmp_path / "run.jsonl")
+        assert front.final_state("export-config") == "done", front.text()[-2000:]
+        snapshots = sorted((host.sandbox / ".operator").rglob("snapshots/*.json"))
+        data = json.loads(snapshots[-1].read_text())
+        assert data.get("scaleout_alarms") == {"edge": 75.0, "origin": 60.0, "relay": 60.0,
+                                               "transcoder": 60.0}, data.keys()
+        settings = rehearsal_settings(host)
+        preview = Session(settings, procedure(), Red5Facts(), token=host.api_token,
+                           journal_path=tmp_path / "run.jsonl",
+                           state_dir=host.sandbox / ".operator", isolated=True,
+                           resume=replay(tmp_path / "run.jsonl")).preview()
+        notes = [a.render() for a in preview["recreate"] or [] if "threshold" in a.render()]
+        assert len(notes) == 1 and "edge: 75 %" in notes[0], notes
+        assert "type=edge&threshold=75&accessToken=" in notes[0], notes

@@ -102,6 +102,9 @@ class Database(TypedDict):
     # Its rows have been written into the database's cluster tables too
     # (cluster_rows): from then on, tables found empty mean it was dropped.
     mirrored: NotRequired[bool]
+    # A role's default scale-out alarm threshold where it is not cluster.sql's
+    # 60 (service.get_scaleout_alarm): set by a test or a scenario.
+    scaleout_alarms: NotRequired[dict[str, float]]
 
 
 def parse_pace(text: str) -> float:

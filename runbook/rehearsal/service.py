@@ -463,6 +463,12 @@ def container_page(status: int) -> str:
     )
 
 
+# The roles AlarmController takes (NodeRole, case ignored) -> the id of
+# their default scale-out alarm in cluster.sql's `alarms` (type 0); which
+# role has which is inferred (data README).
+SCALEOUT_ROLES = {"edge": 1, "origin": 2, "relay": 4, "transcoder": 7}
+
+
 def rejection_status(api_version: str) -> int:
     """The status a controller answers a request it will not carry out with.
 
@@ -519,6 +525,11 @@ class Api:
                 (sps, {"GET": self.list_scalepolicies, "POST": self.create_scalepolicy}),
                 (sps + r"/(?P<name>[^/]+)", {"GET": self.get_scalepolicy}),
         ]
+        if sm.api_version.startswith("3."):
+            # 5.1.1's and 6.2.0's AlarmController (/admin/alarm): the default
+            # scale-out threshold of a role, read (facts audit 61, F13). Not
+            # mapped for 4.0, whose docs show only the POST (FACTS §2.2).
+            table.append((r"admin/alarm/scaleout/default", {"GET": self.get_scaleout_alarm}))
         self.routes = [(re.compile(p + r"\Z"), handlers) for p, handlers in table]
 
     @property
@@ -536,14 +547,18 @@ class Api:
     def rejected(self, message: str) -> HttpError:
         return HttpError(self.reject, message)
 
-    def dispatch(self, method: str, rest: str, body: bytes) -> tuple[int, Any]:
+    def dispatch(self, method: str, rest: str, body: bytes,
+                 query: dict[str, list[str]] | None = None) -> tuple[int, Any]:
         for pattern, handlers in self.routes:
             match = pattern.match(rest)
             if match is None:
                 continue
             if method not in handlers:
                 raise HttpError(405, f"{method} is not supported on {rest}", bare=True)
-            args = {key: unquote(value) for key, value in match.groupdict().items()}
+            args: dict[str, Any] = {key: unquote(value)
+                                    for key, value in match.groupdict().items()}
+            if handlers[method] == self.get_scaleout_alarm:
+                args["query"] = query or {}
             return handlers[method](body=body, **args)
         # No handler mapped: Spring's DispatcherServlet leaves it to the container.
         raise HttpError(404, f"no such API resource: {rest}", bare=True)
@@ -712,6 +727,26 @@ class Api:
         raise self.rejected(f"launchconfig target {target.get('role')!r}: connectionCapacity "
                             f"must be a whole number, not {given!r}")
 
+    def get_scaleout_alarm(self, body: bytes, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """The role's default scale-out alarm, as AlarmResponse shows it (AS
+        and AM, javap): an unknown role, or none given, is the controller's
+        404 with its words. The threshold is the database's: cluster.sql seeds
+        60 for each role; a rehearsal or test may keep another in the
+        database's `scaleout_alarms`. Which id each role's alarm has, and
+        enums written by name, are inferred (data README)."""
+        role = (query.get("type") or [""])[0]
+        if role.lower() not in SCALEOUT_ROLES:
+            # Spring answers a missing required parameter itself; the fake
+            # gives every refusal the controller's words (inferred for that).
+            raise HttpError(404, "Unable to fetch alarm details for default scaleout alarm"
+                                 "Invalid node type specified.")
+        now = time.time()
+        with self._database(now) as (_state, db):
+            threshold = float(db.get("scaleout_alarms", {}).get(role.lower(), 60))
+        return 200, {"id": SCALEOUT_ROLES[role.lower()], "type": "SCALEOUTALARM",
+                     "metric": "CONNECTIONS", "unit": "PERCENTAGE", "threshold": threshold,
+                     "comparator": "GREATERTHAN"}
+
     def list_launchconfigs(self, body: bytes) -> tuple[int, Any]:
         return self._list_named("launchconfigs")
 
@@ -875,7 +910,7 @@ class Handler(BaseHTTPRequestHandler):
                 # Rehearsed: a controller fails. Inferred: no source gives the
                 # body of a 500, so it has the controllers' error shape.
                 raise HttpError(500, "internal error (rehearsal fault api-error)")
-            status, payload = api.dispatch(method, rest, body)
+            status, payload = api.dispatch(method, rest, body, parse_qs(url.query))
             self._send(status, payload)
         except HttpError as exc:
             self._error(exc)
