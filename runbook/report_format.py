@@ -478,9 +478,8 @@ def rehearsal_estimate_note(report: Report) -> str | None:
         return None
     return ("A rehearsal at the real pace times only its fake cloud (the two-minute node "
             "boot and a 60 s teardown); the server's start, the webapp's load and the "
-            "number of nodegroups are the rehearsal's own. Red5's upgrade page gives about "
-            "15 to 60 minutes of downtime, depending on how many nodegroups and nodes there "
-            "are.")
+            "number of nodegroups are the rehearsal's own. Red5's upgrade page expects 15 to "
+            "60 minutes of downtime, more with more nodegroups and nodes.")
 
 
 def before_totals(report: Report) -> tuple[str, str]:
