@@ -430,7 +430,8 @@ def fit_classpath(unit: str, homes: Collection[str], release_has: Collection[str
     what the new release has in its install folder (`release_has`: relative
     paths). jsvc loads its DaemonLoader from the commons-daemon jar the
     classpath names, and each release ships its own version at its root
-    (1.0.15 before 5.6.0, 1.1.0 after: FACTS §3): a jar the release lacks is
+    (1.0.15 before 5.6.0 and 1.1.0 from 5.6.0 to 8.x, FACTS §3; 1.2.4 in the
+    9.x sample, FACTS-scenarios §1): a jar the release lacks is
     replaced by the one it has, where it has exactly one. Anything else the
     release lacks is for the operator to mend."""
     entries = unit_classpath(unit, homes)
