@@ -1944,7 +1944,15 @@ class Recreate(Red5Step):
             for _ in range(origins_to_rebuild(group)):
                 actions.append(p.api_call("POST", NEW_ORIGIN))
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
-        return actions + self._alarms(p)
+        return actions + self._not_carried() + self._alarms(p)
+
+    def _not_carried(self) -> list[Action]:
+        """What a nodegroup had that its rebuild does not: 5.1.1's and 6.2.0's
+        create also takes type and meta, which no listing shows, so the
+        snapshot has neither (FACTS-scenarios §4; facts audit 61, F9);
+        export-config warns of a group's originConnections."""
+        return [Note("a nodegroup's type and meta, which the API's listing does not show, "
+                     "are not carried: a group made with them comes back without")]
 
     def _alarms(self, p: Plan) -> list[Action]:
         """The scale-out alarm thresholds, which recreate does not post: the

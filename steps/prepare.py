@@ -1448,6 +1448,14 @@ class ExportConfig(Red5Step):
             # Counted as recreate rebuilds them (review 61, F3).
             leaving = len(origins_of(nodes)) - len(standing_origins(nodes))
             going = f" (and {leaving} on its way out, not rebuilt)" if leaving else ""
+            if group.get("originConnections") not in (None, 0):
+                # 5.1.1's and 6.2.0's create takes it (FACTS-scenarios §4), but
+                # recreate posts regions, launch config and scale policy only
+                # (facts audit 61, F9).
+                ctx.warn(f"warning: nodegroup {name} has originConnections "
+                         f"{group['originConnections']}, which recreate does not post: the "
+                         "rebuilt group gets the new release's default, so set it again by "
+                         "hand after the cutover")
             ctx.info(f"{name}: regions {', '.join(group.get('regions', []))}, launch config "
                      f"{group.get('launchConfig')}, scale policy {group.get('scalePolicy')}, "
                      f"{len(standing_origins(nodes))} origin(s){going}, "

@@ -2697,3 +2697,24 @@ async def test_a_custom_scaleout_threshold_of_a_3x_live_is_saved_and_named_by_re
         notes = [a.render() for a in preview["recreate"] or [] if "threshold" in a.render()]
         assert len(notes) == 1 and "edge: 75 %" in notes[0], notes
         assert "type=edge&threshold=75&accessToken=" in notes[0], notes
+
+
+async def test_export_config_warns_of_a_nodegroup_whose_origin_connections_recreate_drops(
+        tmp_path: Path) -> None:
+    """5.1.1's and 6.2.0's create takes originConnections (FACTS-scenarios
+    §4) and the listing shows it; recreate posts regions, launch config and
+    scale policy only, so a group with origin connections came back without
+    them, unsaid (facts audit 61, F9). export-config warns ahead."""
+    from runbook.rehearsal import cloud
+
+    async with rehearsal_host(tmp_path) as host:
+        with cloud.locked_state(host.sandbox) as state:
+            groups = state.database(*host.old_db)["nodegroups"]
+            name = sorted(groups)[0]
+            groups[name]["originConnections"] = 2
+        front = ScriptedFrontEnd({"upload": Decision(Answer.STOP)})
+        await rehearse(host, front, tmp_path / "run.jsonl")
+        assert front.final_state("export-config") == "done", front.text()[-2000:]
+        said = [line for step, _, line in front.lines
+                if step == "export-config" and "originConnections" in line]
+        assert len(said) == 1 and name in said[0] and "2" in said[0], said
