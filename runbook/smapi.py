@@ -320,6 +320,16 @@ class StreamManagerAPI:
             text = response.text.strip()[:200]
         return self._redact(text)
 
+    @staticmethod
+    def _api_error(response: httpx.Response) -> bool:
+        """Whether the answer is the API's JSON error (errorMessage), not the
+        servlet container's page."""
+        try:
+            data = response.json()
+        except ValueError:
+            return False
+        return isinstance(data, dict) and bool(data.get("errorMessage"))
+
     def _check(self, response: httpx.Response, method: str, path: str) -> None:
         status = response.status_code
         if status < 400:
@@ -338,6 +348,11 @@ class StreamManagerAPI:
                 f"(HTTP 401{said}). The token must be that install's rest.administratorToken "
                 f"(its red5-web.properties). {then}"
             )
+        elif status == 404 and method.upper() != "GET" and self._api_error(response):
+            # 5.1.1 and 6.2.0 answer every controller error 404 (FACTS-scenarios
+            # §0): with the API's own errorMessage, a change it will not
+            # make, not a path it lacks (facts audit 61, F3).
+            message = f"The stream manager refused {method} {path} (HTTP 404){said}"
         elif status == 404:
             message = f"Not found (HTTP 404): {method} {path}{said}"
         elif status < 500:

@@ -345,6 +345,32 @@ async def test_a_3x_stream_manager_answers_a_roles_scaleout_threshold(
         assert await api.scaleout_threshold("edge") is None
 
 
+async def test_a_3x_refusal_answered_404_is_said_as_refused_not_as_not_found(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """5.1.1 and 6.2.0 answer every controller error 404 (FACTS-scenarios
+    §0): a POST they will not take read "Not found (HTTP 404)" (facts audit
+    61, F3). A 404 with the API's errorMessage on a change is a refusal; the
+    container's bare 404 is still "not found"."""
+    from runbook.smapi import SMApiError, StreamManagerAPI
+
+    install = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    await started(start_service, install)
+    async with StreamManagerAPI(install.base_url, TOKEN, "3.1") as api:
+        with pytest.raises(SMApiError) as refused:
+            await api.create_nodegroup([], "no-such-config", "no-such-policy")
+        with pytest.raises(SMApiError) as missing:
+            await api.launch_origin("no-such-group")
+        with pytest.raises(SMApiError) as bare:
+            await api._call("POST", "admin/no-such-thing")
+    said = str(refused.value)
+    assert refused.value.status == 404 and said.startswith(
+        "The stream manager refused POST /streammanager/api/3.1/admin/nodegroup (HTTP 404): "), said
+    assert "Not found" not in said, said
+    assert str(bare.value).startswith("Not found (HTTP 404)"), str(bare.value)
+    assert missing.value.status == 404
+
+
 async def test_launched_origin_boots_pending_running_inservice(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:
