@@ -30,6 +30,7 @@ from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
 from runbook.smapi import (
     SCALEOUT_ALARM,
+    SCALEOUT_ROLES,
     NoApiAnswer,
     NoApiServed,
     Redirected,
@@ -1814,14 +1815,10 @@ def _if_absent(name: str) -> str:
     return f"{name}: only if absent (one of that name already there is kept)"
 
 
-# cluster.sql's default scale-out threshold, every role (5.1.1, 6.2.0: FACTS §5).
+# The default scale-out threshold, every role: 5.1.1's and 6.2.0's cluster.sql
+# seed 60 (FACTS §5); for 4.0 releases, whose cluster.sql no source gives,
+# the AWS page's default (FACTS §1.4).
 DEFAULT_THRESHOLD = 60.0
-
-# Said in recreate's plan, and after it ran for the report's "After the upgrade".
-ALARMS_STAY_BEHIND = (
-    "alarm thresholds stay behind: the new database has cluster.sql's scale-out alarm at "
-    "60 %; set a custom one again with POST "
-    "admin/alarm/scaleout/default?type=edge|origin|relay|transcoder&threshold=PERCENT")
 
 
 def _old_database_left(ctx: Ctx) -> str:
@@ -1956,7 +1953,7 @@ class Recreate(Red5Step):
 
     def _alarms(self, p: Plan) -> list[Action]:
         """The scale-out alarm thresholds, which recreate does not post: the
-        new database starts with cluster.sql's 60 % (FACTS §5). Where the live
+        new database starts with the default (DEFAULT_THRESHOLD). Where the live
         API was 3.x, export-config read them (5.1.1's and 6.2.0's
         AlarmController; facts audit 61, F13), and those that differ are
         named with the line that sets them again; a 4.0 live's docs only set
@@ -1964,10 +1961,16 @@ class Recreate(Red5Step):
         found = snapshot(p)
         alarms = found.data.get("scaleout_alarms") if found is not None else None
         if not alarms:
-            return [Note(ALARMS_STAY_BEHIND)]
+            # Shown as every call is, a curl line at the new release's API
+            # (facts audit 61, F7: a bare relative path before).
+            line = p.curl("POST", f"{SCALEOUT_ALARM}?type=<{'|'.join(SCALEOUT_ROLES)}>"
+                                  "&threshold=<percent>", version=self._speaks(p))
+            return [Note("scale-out alarm thresholds stay behind: the new database starts at "
+                         f"the default {DEFAULT_THRESHOLD:g} %; set a custom one again with "
+                         + line)]
         differ = {role: value for role, value in alarms.items() if value != DEFAULT_THRESHOLD}
         if not differ:
-            return [Note("scale-out alarm thresholds: the old stream manager had cluster.sql's "
+            return [Note("scale-out alarm thresholds: the old stream manager had the default "
                          f"{DEFAULT_THRESHOLD:g} % for every role, as the new database has: "
                          "none to set again")]
         return [Note(f"scale-out alarm threshold of {role}: {value:g} % on the old stream "

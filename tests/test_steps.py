@@ -2718,3 +2718,22 @@ async def test_export_config_warns_of_a_nodegroup_whose_origin_connections_recre
         said = [line for step, _, line in front.lines
                 if step == "export-config" and "originConnections" in line]
         assert len(said) == 1 and name in said[0] and "2" in said[0], said
+
+
+def test_recreates_alarm_line_is_a_curl_line_at_the_new_version_not_a_bare_path(
+        tmp_path: Path) -> None:
+    """Where the thresholds were not read (a 4.0 live, no snapshot yet), the
+    way to set one again was a relative path with no /streammanager/api/,
+    no token, unlike every call runbook shows, and named cluster.sql for a
+    4.0 release whose cluster.sql no source gives (facts audit 61, F7)."""
+    from runbook.config import load
+    from tests.example_config import EXAMPLE
+
+    settings = dataclasses.replace(load(EXAMPLE), new_api_version="4.0")
+    plans = Session(settings, procedure(), Red5Facts(), token="t0ken-long",
+                    journal_path=tmp_path / "j.jsonl", state_dir=tmp_path).preview()
+    notes = [a.render() for a in plans["recreate"] or [] if "alarm" in a.render()]
+    assert len(notes) == 1, notes
+    assert "curl -sS -X POST" in notes[0] and \
+        "/streammanager/api/4.0/admin/alarm/scaleout/default?type=" in notes[0], notes
+    assert "cluster.sql" not in notes[0] and "60 %" in notes[0], notes
