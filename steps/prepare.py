@@ -1448,6 +1448,16 @@ class ExportConfig(Red5Step):
             # Counted as recreate rebuilds them (review 61, F3).
             leaving = len(origins_of(nodes)) - len(standing_origins(nodes))
             going = f" (and {leaving} on its way out, not rebuilt)" if leaving else ""
+            zones = {str(node.get("availabilityZone")) for node in nodes} & \
+                {str(region) for region in group.get("regions", [])}
+            if zones:
+                # recreate posts the listed regions as create's: 6.2.0 lists
+                # what create stored, but the 4.0 docs' list example shows zone
+                # names where create posts region names (facts audit 61, F1).
+                ctx.warn(f"warning: nodegroup {name} lists as its region "
+                         f"{', '.join(sorted(zones))}, an availabilityZone its nodes run in; "
+                         "recreate posts it as a region, which the new stream manager may "
+                         "refuse: have the group's region names at hand to make it by hand")
             if group.get("originConnections") not in (None, 0):
                 # 5.1.1's and 6.2.0's create takes it (FACTS-scenarios §4), but
                 # recreate posts regions, launch config and scale policy only

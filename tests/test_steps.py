@@ -2737,3 +2737,27 @@ def test_recreates_alarm_line_is_a_curl_line_at_the_new_version_not_a_bare_path(
     assert "curl -sS -X POST" in notes[0] and \
         "/streammanager/api/4.0/admin/alarm/scaleout/default?type=" in notes[0], notes
     assert "cluster.sql" not in notes[0] and "60 %" in notes[0], notes
+
+
+async def test_export_config_warns_where_a_groups_region_is_a_zone_its_nodes_run_in(
+        tmp_path: Path) -> None:
+    """recreate posts the listed regions as create's regions. 6.2.0 lists
+    what was stored at creation, but the 4.0 docs' list example shows zone
+    names where create posts region names (facts audit 61, F1): a listed
+    region that is one of the group's nodes' availabilityZone is warned of."""
+    from runbook.rehearsal import cloud
+
+    async with rehearsal_host(tmp_path) as host:
+        with cloud.locked_state(host.sandbox) as state:
+            db = state.database(*host.old_db)
+            name = sorted(db["nodegroups"])[0]
+            node = state.instance(db["nodes"][name][0])
+            assert node is not None
+            zone = node["availabilityZone"]
+            db["nodegroups"][name]["regions"] = [zone]
+        front = ScriptedFrontEnd({"upload": Decision(Answer.STOP)})
+        await rehearse(host, front, tmp_path / "run.jsonl")
+        assert front.final_state("export-config") == "done", front.text()[-2000:]
+        said = [line for step, _, line in front.lines
+                if step == "export-config" and "availabilityZone" in line]
+        assert len(said) == 1 and name in said[0] and zone in said[0], said
