@@ -371,6 +371,23 @@ async def test_a_3x_refusal_answered_404_is_said_as_refused_not_as_not_found(
     assert missing.value.status == 404
 
 
+async def test_a_webapp_on_the_dummy_controller_sweeps_no_cloud_node(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """The sweep is a cloud controller's: the Dummy launches no node and
+    reaches no cloud, so it tears none of the fleet's nodes down (facts
+    audit 61, F6: the rehearsal's Dummy webapp terminated them)."""
+    old_db = free_port()
+    cloud.seed_live_database(tmp_path, "127.0.0.1", old_db, PREFIX)
+    install = make_install(tmp_path, db_port=database, controller=DUMMY_BEAN,
+                           controller_jar=False)
+    await started(start_service, install, pace=STILL)
+    states = {i["state"] for i in cloud.list_instances(tmp_path)
+              if i["identifier"].startswith(PREFIX)}
+    assert states == {"inservice"}, states
+    assert "Terminating" not in install.log
+
+
 async def test_launched_origin_boots_pending_running_inservice(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:

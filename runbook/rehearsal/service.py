@@ -66,6 +66,9 @@ CONTROLLERS: dict[str, str] = {
     "GenericSimulatedCloudController": "Simulated Cloud Services",
     "DummyCloudController": DUMMY_CONTROLLER,
 }
+# The cloud every rehearsal's fleet runs in: each scenario's live install is
+# on the AWS bean (scenarios.py), and the fake cloud holds its nodes.
+FLEET_CLOUD = "Amazon Web Services"
 # The Dummy's class ships with the release (streammanager-commons), in no
 # controller jar: it loads without one.
 _SHIPPED = {"DummyCloudController"}
@@ -407,9 +410,13 @@ def forget_a_dropped_database(sm: StreamManager, sandbox: Path) -> None:
 def sweep(sm: StreamManager, sandbox: Path) -> None:
     """Tear down prefixed cloud nodes this database does not know, as a real
     stream manager does on start (the reason the procedure deletes nodegroups
-    before the cutover)."""
+    before the cutover). Only a controller of the fleet's cloud does: the
+    Dummy launches no node, and another cloud's cannot reach these (facts
+    audit 61, F6; the sweep's controller is inferred, data README)."""
     if not sm.prefix:
         log_sm.warning("instancecontroller.instanceNamePrefix is empty; not sweeping the cloud")
+        return
+    if sm.controller != FLEET_CLOUD:
         return
     now = time.time()
     with cloud.locked_state(sandbox) as state:
