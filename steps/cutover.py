@@ -489,7 +489,9 @@ class StopService(Red5Step):
     def plan(self, p: Plan) -> list[Action]:
         shown = p.facts.red5_processes
         actions: list[Action] = [Shell(java_processes_command(p),
-                                       "java processes and the folder each runs from")]
+                                       "server processes (a command line naming java, "
+                                       "jsvc.exec or -Dred5.root=) and the folder each runs "
+                                       "from")]
         actions += [Note(f"pid {pid}: {args}") for pid, args in shown.items()]
         pids = list(shown) or ["<PID>"]
         actions.append(Shell(root(p, "kill -9 " + " ".join(pids))))
