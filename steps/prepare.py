@@ -30,7 +30,8 @@ from runbook.smapi import (
     SCALEOUT_ALARM,
     SCALEOUT_ROLES,
     NoApiAnswer,
-    Redirected, SMApiError,
+    Redirected,
+    SMApiError,
     SMApiOutcomeUnknown,
 )
 from runbook.step import CommandFailed, NotInThisRun, StepFailed
