@@ -485,13 +485,14 @@ def kept_copy(journal: Path) -> Path | None:
     return max(copies, key=lambda path: path.stat().st_mtime, default=None)
 
 
-def kept_later(journal: Path) -> Path | None:
+def kept_later(journal: Path, beside: Path | None = None) -> Path | None:
     """The copy a run kept beside `journal` as it went under it (kept_copy)
     where that copy holds more of the run than the journal does: its records
     begin with the journal's and go on. An older copy put in the journal's
     place, whose last steps and end the run recorded in the copy alone
-    (operator trial 60, F10)."""
-    kept = kept_copy(journal)
+    (operator trial 60, F10). `beside`: where the run's journal was, where
+    `journal` is a copy of it given from elsewhere (the way back's --journal)."""
+    kept = kept_copy(beside or journal)
     if kept is None:
         return None
     try:

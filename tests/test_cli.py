@@ -2231,3 +2231,56 @@ def test_an_older_copy_of_a_cutovers_journal_put_back_is_not_read_as_never_begun
     result = rollback()
     assert "never began" in result.stderr, result.stderr
     assert host.cutover() is None
+
+
+def test_rollback_refuses_a_copy_made_after_the_cutover_began_but_older_than_the_kept_one(
+        tmp_path: Path) -> None:
+    """Review 61b, F1: mid-cutover the journal was replaced by an older copy
+    (one made after the cutover began), and the run kept its full records as
+    run-kept.jsonl. `run` and `rehearse` refused that copy; `runbook rollback`
+    went back from it, without recreate's later records, and left the groups
+    recreate made on the new stream manager. The host record's size check
+    passed it: the copy is longer than the journal was as the cutover began.
+    The way back now refuses it too, in one line naming the kept copy."""
+    import re
+
+    from runbook.hoststate import HostState
+    from runbook.journal import Journal, Record
+
+    config = _closed_port_config(tmp_path)
+    port = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert port is not None
+    state = tmp_path / "state"
+    host = HostState(state / "runbook", "127.0.0.1", int(port.group(1)))
+    env = {"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)}
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config=str(config), host=f"ubuntu@127.0.0.1:{port.group(1)}",
+                  steps=["delete-nodegroups", "recreate"], rehearsal=False)
+    began = host.begin_cutover(path).began
+    journal.write(Record.CUTOVER_START, step="delete-nodegroups", began=began)
+    copy = path.read_bytes()  # made after the cutover began
+    journal.write(Record.STEP_START, step="recreate")
+    journal.write(Record.ACTION_START, step="recreate", n=1)
+    journal.close()
+    kept = tmp_path / "run-kept.jsonl"
+    kept.write_bytes(path.read_bytes())
+    path.write_bytes(copy)
+
+    for given in ((), ("--journal", str(path))):
+        result = runbook("rollback", str(config), "--headless", "--yes", *given, env=env)
+        assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+        line = result.stderr.strip()
+        assert "\n" not in line and "Traceback" not in line, line
+        assert str(kept) in line and "older than" in line, line
+        assert host.cutover() is not None, "the record of the cutover under way stays"
+    # A copy given elsewhere with --journal, the journal itself gone: the
+    # copy the run kept beside the journal is still the one to give.
+    elsewhere = tmp_path / "backup" / "run.jsonl"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(copy)
+    path.unlink()
+    result = runbook("rollback", str(config), "--headless", "--yes", "--journal",
+                     str(elsewhere), env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert str(kept) in result.stderr, result.stderr

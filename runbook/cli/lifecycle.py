@@ -234,17 +234,19 @@ def _resume_from(
     return None
 
 
-def refuse_an_older_copy(offered: Replay | None) -> None:
+def refuse_an_older_copy(offered: Replay | None, beside: Path | None = None) -> None:
     """Refused: going on from a journal older than the copy its run kept
     beside it as the journal went under it (journal.kept_later): an older
     copy put back. The steps and end recorded in the copy alone would be
-    unknown to the run that goes on (operator trial 60, F10)."""
+    unknown to the run that goes on (operator trial 60, F10), or to the way
+    back, which would leave what they made (review 61b, F1). `beside`: where
+    the run's journal was, for a copy given from elsewhere."""
     from runbook.config import ConfigError
     from runbook.journal import kept_later
 
     if offered is None or offered.path is None:
         return
-    kept = kept_later(offered.path)
+    kept = kept_later(offered.path, beside)
     if kept is not None:
         raise ConfigError(str(offered.path), f"is older than {kept}, which its run kept as "
                           "this journal went under it, and holds less of that run: put that "

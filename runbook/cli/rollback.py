@@ -109,6 +109,10 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
             raise ConfigError(str(journal), "this is not the journal of the cutover under way "
                               f"on this host, which began {said_time(under_way.began)} (its "
                               f"journal was {under_way.journal}): give a copy of that one")
+    # The host record's size check passes a copy made after the cutover
+    # began; the copy the run kept as the journal went under it tells that
+    # one from the whole (review 61b, F1: recreate's groups were left).
+    lifecycle.refuse_an_older_copy(history, Path(under_way.journal) if under_way else None)
     return journal, _cutover_to_undo(history, settings)
 
 
