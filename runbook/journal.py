@@ -98,7 +98,13 @@ class JournalError(Exception):
 
 
 class JournalWriteError(JournalError):
-    """A record that did not reach the disk: the run cannot keep its account."""
+    """A record that did not reach the disk: the run cannot keep its account.
+    `exit_code`: the run's own, where the record refused was its end and that
+    end was kept (Journal._gone); None where the run failed for it."""
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Journal:
@@ -217,7 +223,10 @@ class Journal:
             # Checked where a change follows, not for every line of output:
             # a stat is cheap beside the fsync these records get anyway.
             self._failure = gone
-            raise JournalWriteError(gone)
+            # The run's end kept as the run ended it (_stopped_here): the
+            # process ends with its code, not as a run that failed.
+            code = record.get("exit_code") if event == Record.RUN_END else None
+            raise JournalWriteError(gone, code if isinstance(code, int) else None)
         try:
             # A lone surrogate (a path given in bytes that are not UTF-8, as
             # Python decodes argv) goes in as its JSON escape: the line stays
@@ -272,6 +281,18 @@ class Journal:
         kept = self._keep(self.path if here is None else None, _stopped_here(how, refused))
         if kept is not None and kept != self.path:
             self.kept_beside = kept
+        if _its_own_end(refused):
+            # Nothing was left to act on: the run ended, and its end is kept
+            # with the rest (review 61b, F5).
+            ended = f"with its end ({refused['outcome']}, exit {refused.get('exit_code')})"
+            if kept is None:
+                then = "; what the run had recorded could not be written back"
+            elif kept == self.path:
+                then = f"; what the run had recorded, {ended}, is back in its place"
+            else:
+                then = (f"; what the run had recorded, {ended}, is in {kept}: move the file now "
+                        f"at {self.path} aside and put {kept} in its place")
+            return f"the journal was {how} as the run ended ({self.path}){then}"
         if kept is None:
             then = ": what the run had recorded could not be written back"
         elif kept == self.path:
@@ -373,6 +394,12 @@ class Journal:
             os.close(fd)
 
 
+def _its_own_end(refused: dict[str, Any]) -> bool:
+    """Whether the record refused is the run's own end, with an outcome."""
+    return refused.get("event") == Record.RUN_END.value \
+        and isinstance(refused.get("outcome"), str)
+
+
 def _stopped_here(how: str, refused: dict[str, Any]) -> bytes:
     """The run's end, as the records kept of a journal that went under it
     end: failed (the executor ends such a run so, exit 1), because its journal
@@ -380,9 +407,16 @@ def _stopped_here(how: str, refused: dict[str, Any]) -> bytes:
     begins. Without it the next session read no end and said the run was cut
     off by a kill, and the step whose next action never began in doubt
     (operator trial 60, F10). The run's own run-end cannot follow: every write
-    after this one is refused."""
+    after this one is refused. Where `refused` is that run-end, it is the
+    end kept, as the run said it (done, stopped, rolled back: review 61b,
+    F5), its journal's going noted apart from journal_lost, which says the
+    run stopped for it."""
     from runbook.model import Outcome
 
+    if _its_own_end(refused):
+        record = {**refused, "journal_lost_at_end": how}
+        return (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
+            "utf-8", "backslashreplace")
     before = {key: refused[key] for key in ("event", "step", "n") if key in refused}
     record = {"ts": refused["ts"], "mono": refused["mono"], "event": Record.RUN_END.value,
               "outcome": Outcome.FAILED.value, "exit_code": Outcome.FAILED.exit_code,

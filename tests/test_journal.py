@@ -1053,3 +1053,41 @@ def test_a_run_stopped_by_its_journal_going_is_read_so_not_as_cut_off(
     report = markdown(build(path))
     assert "cut off" not in report and f"its journal was {words} during the run" in report, \
         report
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("done", 0), ("stopped", 3),
+                                               ("rolled-back", 4)])
+def test_a_journal_removed_just_before_the_runs_end_keeps_that_end(
+        tmp_path: Path, outcome: str, code: int) -> None:
+    """Review 61b, F5: the journal removed after a run's last step ended,
+    before its run-end: the records written back ended with a made-up end,
+    failed (exit 1), "stopped rather than act unrecorded", though the run
+    had ended on its own, done (or stopped, or rolled back). The end written
+    back is the run's own, with its exit code; the run says its journal went
+    as it ended, and exits with that code."""
+    from runbook.log import log_lines
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config="/srv/c.toml", host="admin@10.0.0.5:22",
+                  rehearsal=False, steps=["preflight"])
+    journal.write(Record.STEP_START, step="preflight")
+    journal.write(Record.STEP_END, step="preflight", state="done", elapsed_s=1.0)
+    path.unlink()
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.RUN_END, outcome=outcome, exit_code=code)
+    journal.close()
+    said = str(raised.value)
+    assert raised.value.exit_code == code, said
+    assert "as the run ended" in said and "rather than act unrecorded" not in said, said
+    assert "--resume" not in said, said
+    end = list(read(path))[-1]
+    assert end["event"] == "run-end" and end["outcome"] == outcome, end
+    assert end["exit_code"] == code, end
+    history = replay(path)
+    assert history.outcome == outcome and history.exit_code == code, history
+    assert not history.journal_lost, history
+    assert "rather than act unrecorded" not in history.how_it_ended(), history.how_it_ended()
+    assert history.steps["preflight"].state is StepState.DONE
+    lines = " ".join(line for _, line in log_lines(path))
+    assert "rather than act unrecorded" not in lines, lines

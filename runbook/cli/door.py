@@ -514,7 +514,8 @@ def _refusal(exc: Exception) -> int | None:
         # Mid-run: the host may have been changed, so not bad input; a run
         # that cannot keep its record has failed.
         print(f"runbook: {visible(str(exc))}", file=sys.stderr)
-        return Outcome.FAILED.exit_code
+        # Refused as it ended, its end kept: the run's own exit (review 61b, F5).
+        return Outcome.FAILED.exit_code if exc.exit_code is None else exc.exit_code
     from runbook.properties.decisions import DecisionsError
 
     if isinstance(exc, CommandRefused):
