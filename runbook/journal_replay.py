@@ -416,12 +416,13 @@ class _Replaying:
 
     def _stopped_with_its_journal(self, step: str, history: StepHistory) -> None:
         """A step running as its journal went: see stopped_with_its_journal."""
-        state, history.detail = stopped_with_its_journal(step, self.stopped_before,
-                                                         self.result.journal_lost)
-        if state is None:
-            history.state, history.detail = self.before_attempt.get(
-                step, (StepState.PENDING, ""))
+        state, words = stopped_with_its_journal(step, self.stopped_before,
+                                                self.result.journal_lost)
+        if state is None:  # as before the attempt; its words where it had none
+            history.state, earlier = self.before_attempt.get(step, (StepState.PENDING, ""))
+            history.detail = earlier or words
         else:
+            history.detail = words
             history.state = state
 
     def ended(self) -> Replay:
@@ -482,8 +483,10 @@ def stopped_with_its_journal(step: str, before: Mapping[str, Any],
     of it in flight. Before its attempt's first action it did nothing, and is
     as it was before that attempt (None); before a later one it failed part
     way; before its own end, that end is not on record, and it stays in
-    doubt. With the words of why. One rule for the replay and the report
-    (operator trial 60, F10: "in doubt", of a step that had sent nothing)."""
+    doubt. With the words of why, which the first case keeps where the
+    earlier attempt left none (a step not begun: pending, "not reached" in
+    the report). One rule for the replay and the report (operator trial 60,
+    F10: "in doubt", of a step that had sent nothing; review 61b, F6)."""
     if before.get("step") != step or before.get("event") != Record.ACTION_START:
         return StepState.IN_DOUBT, f"its end is not on record: the run's journal was {how}"
     n = before.get("n")

@@ -853,8 +853,10 @@ class _Reader:
             if state is None:  # it did nothing: the step is as the try before left it
                 attempt.state = "stopped"
                 earlier = step.tries[-2] if len(step.tries) > 1 else None
-                step.state = earlier.state if earlier is not None else "stopped"
-                step.detail = earlier.detail if earlier is not None else detail
+                # Not begun before this try: not reached, as the replay's
+                # pending (review 61b, F6: "stopped" here, pending there).
+                step.state = earlier.state if earlier is not None else "not reached"
+                step.detail = (earlier.detail if earlier is not None else "") or detail
             else:
                 attempt.state = step.state = state.value
                 step.detail = detail

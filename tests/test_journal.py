@@ -1047,10 +1047,16 @@ def test_a_run_stopped_by_its_journal_going_is_read_so_not_as_cut_off(
     assert upload.state is (StepState.PENDING if actions_before == 0 else StepState.FAILED), \
         upload
     assert not upload.in_flight, upload
-    assert f"journal was {words}" in upload.detail if actions_before else True, upload.detail
+    # Review 61b, F6: one rule for the replay (the resume view) and the
+    # report, and it says why in both cases, before the first action too.
+    assert f"journal was {words}" in upload.detail, upload.detail
+    built = build(path)
+    reported = next(step for step in built.steps if step.id == "upload")
+    assert reported.detail == upload.detail, (reported.detail, upload.detail)
+    assert reported.state == ("not reached" if actions_before == 0 else "failed"), reported
     said = " ".join(line for _, line in log_lines(path))
     assert "cut off" not in said and f"its journal was {words} during the run" in said, said
-    report = markdown(build(path))
+    report = markdown(built)
     assert "cut off" not in report and f"its journal was {words} during the run" in report, \
         report
 
