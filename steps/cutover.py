@@ -1445,8 +1445,8 @@ class StartService(Red5Step):
             unit = ctx.settings.unit_file
             if limit.by_systemd:
                 # Raising -wait alone would not help: systemd ends it first.
-                raise_it = (f"Raise TimeoutStartSec in {unit} past jsvc's "
-                            f"{limit.jsvc_s} s")
+                raise_it = (f"Raise TimeoutStartSec past jsvc's {limit.jsvc_s} s, in {unit} "
+                            "or the drop-in that sets it (systemctl cat red5pro shows which)")
             elif math.isinf(limit.systemd_s):
                 raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
                             f"{limit.wait})")
@@ -1545,7 +1545,11 @@ class StartService(Red5Step):
         still loading when the start gave up. None otherwise (a server that
         ended on its own is said by its log)."""
         unit = await ctx.probe(root(ctx, f"cat -- {quote(ctx.settings.unit_file)}"))
-        limit = red5.start_limit(unit.stdout) if unit.ok else None
+        # The timeout in effect, drop-ins and all; the file's where systemd
+        # gives none (review 61b, F8).
+        shown = await ctx.probe(root(ctx, "systemctl show -p TimeoutStartUSec red5pro"))
+        limit = red5.start_limit(unit.stdout, shown.stdout if shown.ok else "") \
+            if unit.ok else None
         if limit is None or took < limit.seconds:
             return None
         errors = await ctx.probe(privileged_script(

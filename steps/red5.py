@@ -302,15 +302,19 @@ def jsvc_gives_up_after(wait: int) -> int:
 # systemd's DefaultTimeoutStartSec (systemd-system.conf(5)): how long a start
 # job may take where the unit sets no TimeoutStartSec= or TimeoutSec=. For a
 # Type=forking unit the job lasts until ExecStart's process exits, which under
-# jsvc's -wait is once the server has started or jsvc gave up. That the host
-# keeps the default (no drop-in, no DefaultTimeoutStartSec= of its own) is
-# inferred: runbook reads the unit file alone.
+# jsvc's -wait is once the server has started or jsvc gave up. runbook reads
+# the value in effect from systemd (start_limit's `shown`: drop-ins, an empty
+# assignment and the host's DefaultTimeoutStartSec= are its to weigh); that
+# the host keeps this default is inferred only where systemd gives no answer
+# and the unit file sets none.
 SYSTEMD_START_TIMEOUT_S = 90
 
 _TIME_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1,
                "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
                "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
-               "days": 86400}
+               "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
+               "month": 2629800, "months": 2629800, "y": 31557600, "year": 31557600,
+               "years": 31557600}
 
 
 def _time_span(value: str) -> float | None:
@@ -364,14 +368,31 @@ class StartLimit(NamedTuple):
         return f"jsvc gave up waiting for it after {self.jsvc_s} s (the unit's -wait {self.wait})"
 
 
-def start_limit(unit: str) -> StartLimit | None:
+def start_timeout_shown(shown: str) -> float | None:
+    """The start timeout in effect, in seconds (math.inf for none), from what
+    `systemctl show -p TimeoutStartUSec red5pro` printed
+    (`TimeoutStartUSec=1min 30s`, `=infinity`); None where it says none."""
+    found = re.search(r"^TimeoutStartUSec=(.+)$", shown, re.MULTILINE)
+    return _time_span(found.group(1)) if found else None
+
+
+def start_limit(unit: str, shown: str = "") -> StartLimit | None:
     """The unit's StartLimit, where it starts jsvc with a -wait it waits on;
-    None otherwise (systemctl start then returns once jsvc has forked)."""
+    None otherwise (systemctl start then returns once jsvc has forked).
+    systemd's timeout is the one in effect where `shown` (start_timeout_shown)
+    gives it, with its drop-ins (review 61b, F8: the unit file alone missed
+    them), else the unit file's."""
     wait = jsvc_wait(unit)
     if wait is None:
         return None
     jsvc_s = jsvc_gives_up_after(wait)
     systemd_s, systemd_set = start_timeout(unit)
+    in_effect = start_timeout_shown(shown)
+    if in_effect is not None:
+        # systemd does not say where it came from: the default only where
+        # nothing in the file sets it and it is the default's value.
+        systemd_set = systemd_set or in_effect != SYSTEMD_START_TIMEOUT_S
+        systemd_s = in_effect
     return StartLimit(min(jsvc_s, systemd_s), wait, jsvc_s, systemd_s, systemd_set)
 
 

@@ -1013,3 +1013,25 @@ async def test_listeners_take_ports_no_outgoing_connection_can_hold(
     assert api_port not in ephemeral
     assert bare_host.old_db[1] not in ephemeral
     assert bare_host.new_db[1] not in ephemeral
+
+
+async def test_systemctl_show_gives_the_start_timeout_in_effect_as_systemd_writes_it(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Review 61b, F8: start-service reads the start timeout in effect with
+    `systemctl show -p TimeoutStartUSec red5pro` (drop-ins and all), which
+    the fake systemctl answers as systemd does: `TimeoutStartUSec=1min 30s`
+    for the default, a drop-in's value over the unit's."""
+    conn = await ssh_connect(bare_host)
+    unit = sandbox.unit_file(bare_host.sandbox)
+    show = "systemctl show -p TimeoutStartUSec red5pro"
+    assert (await conn.run(show, check=True)).stdout == "TimeoutStartUSec=1min 30s\n"
+    unit.write_text(unit.read_text().replace("[Service]\n", "[Service]\nTimeoutSec=2min\n"))
+    await conn.run("sudo systemctl daemon-reload", check=True)  # the unit loaded, as systemd's
+    assert (await conn.run(show, check=True)).stdout == "TimeoutStartUSec=2min\n"
+    drop_in = unit.parent / "red5pro.service.d"
+    drop_in.mkdir()
+    (drop_in / "timeout.conf").write_text("[Service]\nTimeoutStartSec=15\n")
+    assert (await conn.run(show + " --value", check=True)).stdout == "15s\n"
+    (drop_in / "timeout.conf").write_text("[Service]\nTimeoutStartSec=infinity\n")
+    assert (await conn.run(show, check=True)).stdout == "TimeoutStartUSec=infinity\n"

@@ -23,7 +23,7 @@ from runbook.events import StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
 from runbook.model import Action, Shell, StepReport
-from runbook.rehearsal import armed, cloud, service
+from runbook.rehearsal import armed, cloud, sandbox, service
 from runbook.rehearsal.host import RehearsalHost
 from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
@@ -897,6 +897,17 @@ def test_a_start_gives_up_at_jsvcs_wait_or_systemds_start_timeout_whichever_is_f
     assert found is not None and "TimeoutStartSec" in found.words and "90" in found.words, found
     found = red5.start_limit(unit(60))
     assert found is not None and "70 s" in found.words and "-wait 60" in found.words, found
+    # Review 61b, F8: the value in effect, as systemctl show gives it (a
+    # drop-in's, say), over the file's; the file's where it gives none.
+    shown = red5.start_limit(unit(60), "TimeoutStartUSec=30s\n")
+    assert shown is not None and (shown.seconds, shown.by_systemd) == (30, True), shown
+    shown = red5.start_limit(unit(120, "TimeoutStartSec=30"), "TimeoutStartUSec=infinity\n")
+    assert shown is not None and (shown.seconds, shown.by_systemd) == (132, False), shown
+    shown = red5.start_limit(unit(120), "TimeoutStartUSec=1min 30s\n")
+    assert shown is not None and "systemd's default" in shown.words, shown
+    shown = red5.start_limit(unit(120), "TimeoutStartUSec=1h 2min 3.5s\n")
+    assert shown is not None and shown.systemd_s == 3723.5 and shown.systemd_set, shown
+    assert limit(unit(60, "TimeoutStartSec=30")) == (30, True)
 
 
 async def test_a_start_that_outlasts_systemds_start_timeout_is_said_so(tmp_path: Path) -> None:
@@ -929,6 +940,35 @@ async def test_a_start_that_outlasts_systemds_start_timeout_is_said_so(tmp_path:
     assert "timed out" in said or "timeout" in said, said
     assert "TimeoutStartSec" in said and "15 s" in said and "too slow" in said, said
     assert "log's cause" not in said and "Nothing runs now" in said, said
+
+
+async def test_a_start_timeout_set_in_a_drop_in_is_the_one_said(tmp_path: Path) -> None:
+    """Review 61b, F8: start-service read TimeoutStartSec from the unit file
+    alone. A drop-in (red5pro.service.d/*.conf) that sets it shorter ended
+    the start first, and the step said nothing of that limit. It reads the
+    value in effect from systemd, and names TimeoutStartSec."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=60))
+
+        def shorter_timeout(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service":
+                drop_in = sandbox.unit_file(host.sandbox).parent / "red5pro.service.d"
+                drop_in.mkdir(exist_ok=True)
+                (drop_in / "timeout.conf").write_text("[Service]\nTimeoutStartSec=15\n")
+                armed.arm(host.sandbox, "slow-start", step="start-service", delay=40.0)
+
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]},
+                                 on_confirm=shorter_timeout)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = front.last_report("start-service").detail
+    assert "TimeoutStartSec" in said and "15 s" in said and "too slow" in said, said
+    assert "drop-in" in said, said
 
 
 def test_the_units_jsvc_wait_is_read_where_jsvc_waits() -> None:
