@@ -44,10 +44,15 @@ async def wait_until(ctx: Ctx, what: str | Callable[[], str], timeout: float,
     started = time.monotonic()
     deadline = started + timeout
     while True:
+        bound = asyncio.timeout(max(0.0, deadline - time.monotonic()) + LOOK_GRACE_S)
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic()) + LOOK_GRACE_S):
+            async with bound:
                 result = await probe()
         except TimeoutError:
+            if not bound.expired():
+                # The look's own (a probe's timeout), not this wait's limit:
+                # raised as any other error of a look (review 61b, F9).
+                raise
             result = None
             cut = True
         else:
@@ -76,15 +81,21 @@ async def wait_until_gone(ctx: Ctx, listing: Callable[[], Awaitable[list[dict[st
     waiting = still if still is not None else []
     if of is not None:
         waiting[:] = sorted(of)
-    total = len(waiting)
+    first = len(waiting)
+
+    def total() -> int:
+        # `of` as it is now: the way back's listing takes out a group it
+        # leaves (its DELETE did not take), which is no longer waited on
+        # (review 61b, F9: it stayed in the count).
+        return len(of) if of is not None else first
 
     async def gone() -> bool:
         listed = sorted(str(group["name"]) for group in await listing())
         now = [name for name in listed if of is None or name in of]
         if now and now != waiting:
-            ctx.info(f"{len(now)} of {total} nodegroups still there: {', '.join(now)}")
+            ctx.info(f"{len(now)} of {total()} nodegroups still there: {', '.join(now)}")
         waiting[:] = now
         return not now
 
-    await wait_until(ctx, lambda: f"{len(waiting)} of {total} nodegroups to be gone",
+    await wait_until(ctx, lambda: f"{len(waiting)} of {total()} nodegroups to be gone",
                      limit, gone)
