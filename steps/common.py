@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from runbook.config import Settings
+from runbook.hoststate import Snapshot
 
 # The origins recreate rebuilds are counted beside the snapshot, so the
 # report counts them the same (review 61, F3).
-from runbook.hoststate import Snapshot
 from runbook.hoststate import origins_to_rebuild as origins_to_rebuild
 from runbook.hoststate import standing_origins as standing_origins
 from runbook.model import Action, Shell

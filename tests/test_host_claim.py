@@ -96,7 +96,6 @@ async def test_a_second_operators_run_is_refused_while_the_rehearsals_run_holds_
     assert third.asked == ["preflight"]
 
 
-
 async def test_a_colleague_logged_in_as_another_ssh_user_is_refused_too(
         rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
     """Operator trial 60, F12: the claim lay in the SSH user's home, so a
