@@ -366,6 +366,30 @@ def still_running_here(other: Claim, where: str) -> str:
             "gone: quit it first (or let it end), then run again. Nothing was changed")
 
 
+# How a shell says it has no sudo: bash "sudo: command not found", dash
+# "sudo: not found", zsh "command not found: sudo" (exit 127 in each).
+_NO_SUDO = re.compile(r"\bsudo: (command )?not found|not found: sudo\b")
+
+
+def sudo_trouble(result: CommandResult) -> tuple[str, str] | None:
+    """Where `result` of a command run through sudo failed for sudo itself:
+    what is wrong, and what to do; None where it was not sudo. One wording for
+    the claim, which meets it first, and preflight (review 61b, F2: a root
+    login on a host without sudo was told "sudo: command not found" alone).
+    Root logs in on minimal cloud images, which have no sudo: host.sudo =
+    false is then the fix."""
+    said = result.last_error_line().strip()
+    if result.exit_status == 127 and _NO_SUDO.search(said):
+        return ("sudo is not installed on the host",
+                "set host.sudo = false in the config if the SSH user is root; else install "
+                "sudo there and allow that user password-less sudo")
+    if said.startswith("sudo: "):
+        return (f"sudo refused ({said.removeprefix('sudo: ')})",
+                "allow the SSH user password-less sudo there, or set host.sudo = false "
+                "if it logs in as root")
+    return None
+
+
 def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
     """The lines a claim's command said; a refusal where it could not run:
     install.dir no folder, sudo refused (the claim is root's, so none can be
@@ -376,12 +400,13 @@ def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
                            "folder there; check install.dir in the config. Nothing was changed")
     if result.exit_status != 0 or not lines:
         said = result.last_error_line().strip()
-        if said.startswith("sudo: "):
+        trouble = sudo_trouble(result) if place.sudo else None
+        if trouble is not None:
+            what, to_do = trouble
             raise ClaimRefused(target, (
-                f"cannot claim the host: sudo refused ({said.removeprefix('sudo: ')}), so "
-                f"nothing was changed. The claim ({place.where}) is root's, as the upgrade's "
-                "changes are: allow the SSH user password-less sudo there, or set "
-                "host.sudo = false if it logs in as root, then run again"))
+                f"cannot claim the host: {what}, so nothing was changed. The claim "
+                f"({place.where}) is root's, as the upgrade's changes are: {to_do}, "
+                "then run again"))
         root = "" if place.sudo else (
             ". With host.sudo = false the SSH user must be root; else set host.sudo = true")
         raise ClaimRefused(target, f"cannot claim the host in {place.where} "

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from runbook.claim import sudo_trouble
 from runbook.model import UPLOADED, Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.rehearsal import ON_A_REHEARSAL_HOST, SANDBOX_ENV
 from runbook.shell import (
@@ -232,13 +233,20 @@ class Preflight(Red5Step):
         ctx.no_estimate("a run on a rehearsal host, at a pace not known")
 
     async def _sudo(self, ctx: Ctx) -> list[str]:
+        """sudo, in the words the claim uses (claim.sudo_trouble). The claim
+        meets sudo first as a rule; this look is reached with sudo failing
+        where the run's claim was cut off (a look goes on unclaimed), or sudo
+        was taken away after it: then it is preflight's one line naming the
+        fix, where each root look after it only says that sudo refused."""
         if not ctx.settings.host.sudo:
             return []
         result = await ctx.sh("sudo -n true", check=False)
         if result.ok:
             return []
-        return ["sudo asks for a password; allow the SSH user password-less sudo for the "
-                "upgrade, or set host.sudo = false if it is root"]
+        what, to_do = sudo_trouble(result) or (
+            f"sudo -n true failed ({result.last_error_line().strip() or 'no answer'})",
+            "allow the SSH user password-less sudo, or set host.sudo = false if it is root")
+        return [f"{what}: {to_do}"]
 
     async def _install_folder(self, ctx: Ctx) -> None:
         s = ctx.settings

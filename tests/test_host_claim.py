@@ -928,3 +928,58 @@ async def test_a_claim_folder_that_cannot_be_made_is_said_so_not_held_by_another
     assert "another runbook" not in said and "Permission denied" in said, said
     assert "host.sudo" in said and place.where in said, said
     assert not (install / host_claim.NAME).exists()
+
+
+class _LocalHost:
+    """The host's shell as this machine's bash, with the HOME and PATH given:
+    a host without a tool is one whose PATH lacks it."""
+
+    target = "root@sm:22"
+
+    def __init__(self, home: Path, path: str) -> None:
+        self.env = {**os.environ, "HOME": str(home), "PATH": path}
+
+    async def run(self, command: str, **options: Any) -> Any:
+        import subprocess
+
+        from runbook.shell import CommandResult
+
+        done = await asyncio.to_thread(subprocess.run, ["/bin/bash", "-c", command],
+                                       capture_output=True, text=True, timeout=30, env=self.env)
+        return CommandResult(command, done.returncode, done.stdout, done.stderr)
+
+
+def _path_without_sudo(tmp_path: Path) -> str:
+    """A PATH holding the tools the claim uses, and no sudo."""
+    import shutil
+
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for tool in ("sh", "mkdir", "cat", "printf", "mv", "rm", "rmdir", "find", "grep", "pwd"):
+        found = shutil.which(tool)
+        if found:
+            (bin_ / tool).symlink_to(found)
+    return str(bin_)
+
+
+async def test_a_host_without_sudo_is_told_to_set_host_sudo_false_where_the_login_is_root(
+        tmp_path: Path) -> None:
+    """Review 61b, F2: a root login on a host with no sudo installed (minimal
+    cloud images) and host.sudo left on was refused with "bash: line 1: sudo:
+    command not found" and nothing of what to do (preflight used to say it).
+    The claim meets this first now, so it says it: sudo is not installed, and
+    to set host.sudo = false where the SSH user is root, or install sudo."""
+    from runbook import claim as host_claim
+
+    install = tmp_path / "usr" / "local"
+    install.mkdir(parents=True)
+    place = host_claim.Place(str(install), sudo=True)
+    host = _LocalHost(tmp_path, _path_without_sudo(tmp_path))
+    with pytest.raises(host_claim.ClaimRefused) as refused:
+        await host_claim.take(host, host_claim.mine("/a/run.jsonl"), place)  # type: ignore[arg-type]
+    said = str(refused.value)
+    assert "\n" not in said, said
+    for part in ("sudo is not installed", "host.sudo = false", "root", "install sudo",
+                 "nothing was changed", place.where):
+        assert part in said, said
+    assert not (install / host_claim.NAME).exists()
