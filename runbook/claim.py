@@ -20,7 +20,8 @@ for a cutover under way must outlast one); not in a folder of runbook's own
 is what every config of that install names and every login sees. A claim an
 older runbook left in the SSH user's ``~/.runbook/run.lock`` is read, and
 honoured as any claim, but never written: a run that may take it over removes
-it, as its own run would have at its end.
+it once the install's claim is its own (as its own run would have at its end),
+not before: a run refused there leaves it as it was.
 
 The claim is taken before a run's first step touches the host, re-taken by
 the same run resumed (the same journal on the same machine), and let go when
@@ -252,23 +253,35 @@ def _write(claim: Claim) -> str:
             f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
 
 
+def _drop_legacy(legacy: str | None) -> str:
+    """Shell: an older runbook's claim removed while it is still the one
+    read (`legacy`, its holder text); run only once this run's claim is
+    made, so a run refused keeps it (review 61b, F3). Its failure is not
+    the claim's."""
+    if legacy is None:
+        return "true"
+    read = quote(legacy.rstrip("\n"))
+    return (f"{{ [ \"$(cat -- {_OLD}/holder 2>/dev/null)\" = {read} ] && rm -rf -- {_OLD}; "
+            "true; }")
+
+
 def take_command(claim: Claim, *, legacy: str | None = None) -> str:
     """For Place.command: make the claim folder and write the holder, whole;
     where it is there already, say `held` and its holder. An older runbook's
     claim there first says `legacy` and its holder, and nothing is made;
-    `legacy`, the holder text read of it before, removes it while it is
-    still that one (a run allowed to take it over), then claims."""
+    `legacy`, the holder text read of it before (a run allowed to take it
+    over), claims while it is still that one, and removes it once claimed."""
     if legacy is None:
         old = f"echo legacy; cat -- {_OLD}/holder 2>/dev/null; exit 0"
     else:
-        old = (f"if [ \"$(cat -- {_OLD}/holder 2>/dev/null)\" = {quote(legacy.rstrip(chr(10)))} ]; "
-               f"then rm -rf -- {_OLD}; else echo legacy; cat -- {_OLD}/holder 2>/dev/null; "
-               "exit 0; fi")
+        old = (f"if [ \"$(cat -- {_OLD}/holder 2>/dev/null)\" != "
+               f"{quote(legacy.rstrip(chr(10)))} ]; "
+               f"then echo legacy; cat -- {_OLD}/holder 2>/dev/null; exit 0; fi")
     return (f"if [ -d {_OLD} ]; then {old}; fi; "
             # A holder that cannot be written (a full disk) leaves no folder
             # behind, which would hold the host for nobody (review 60a, F2).
             f"if mkdir -- {_LOCK} 2>/dev/null; then {_write(claim)} || "
-            f"{{ rm -rf -- {_LOCK}; exit 1; }}; "
+            f"{{ rm -rf -- {_LOCK}; exit 1; }}; {_drop_legacy(legacy)}; "
             # A folder with no holder (yet) is held too: refused, or replaced
             # by --take-over-host, as before the take-over looked first.
             f"elif [ -d {_LOCK} ]; then echo held; cat -- {_LOCK}/holder 2>/dev/null; true; "
@@ -276,22 +289,25 @@ def take_command(claim: Claim, *, legacy: str | None = None) -> str:
             f"else mkdir -- {_LOCK}; exit 1; fi")
 
 
-def retake_command(claim: Claim, *, replacing: str | None = None) -> str:
+def retake_command(claim: Claim, *, replacing: str | None = None,
+                   legacy: str | None = None) -> str:
     """For Place.command: the holder written again: this run resumed; or,
     `replacing` the holder text it read, another run's claim taken over,
     only while the holder is still that one, one taker at a time (the
     `taking` folder, made by one winner; one a killed taker left goes after
     a minute). Two runs taking over one gone claim at once were both told
-    taken (review 60a, F7)."""
+    taken (review 60a, F7). `legacy`: an older runbook's claim this run may
+    have, removed once this one is written."""
+    drop = _drop_legacy(legacy)
     if replacing is None:
-        return f"mkdir -p -- {_LOCK} && {_write(claim)}"
+        return f"mkdir -p -- {_LOCK} && {_write(claim)} && {drop}"
     taking, read = f"{_LOCK}/taking", quote(replacing.rstrip("\n"))
     held = f"echo held; cat -- {_LOCK}/holder 2>/dev/null"
     return (f"mkdir -p -- {_LOCK} && "
             f"find {_LOCK} -maxdepth 1 -name taking -mmin +1 -exec rmdir {{}} + 2>/dev/null; "
             f"if mkdir -- {taking} 2>/dev/null; then "
             f"if [ \"$(cat -- {_LOCK}/holder 2>/dev/null)\" = {read} ]; "
-            f"then {_write(claim)}; else {held}; fi; rmdir -- {taking}; "
+            f"then {_write(claim)} && {drop}; else {held}; fi; rmdir -- {taking}; "
             f"else {held}; fi; true")
 
 
@@ -466,15 +482,16 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
     lines = _answer(await remote.run(place.command(take_command(claim)), timeout=TIMEOUT_S),
                     target, place)
     note: TakenOver | None = None
+    legacy: str | None = None
     if lines[0].strip() == "legacy":
-        # An older runbook's claim: honoured as any, removed where this run
-        # may have it, and this run's claim made in its own place.
-        read = "\n".join(lines[1:])
-        older = parse(read)
+        # An older runbook's claim: honoured as any, and where this run may
+        # have it, removed once this run's claim is made in its own place.
+        legacy = "\n".join(lines[1:])
+        older = parse(legacy)
         claim, ours, gone = _judge(target, claim, older, over=over, continues=continues,
                                    config=config, where=LEGACY)
         note = None if ours else _taken_note(older, gone, LEGACY)
-        lines = _answer(await remote.run(place.command(take_command(claim, legacy=read)),
+        lines = _answer(await remote.run(place.command(take_command(claim, legacy=legacy)),
                                          timeout=TIMEOUT_S), target, place)
         if lines[0].strip() == "legacy":  # another older run's, just now
             raise HostClaimed(target, refusal(parse("\n".join(lines[1:])), LEGACY))
@@ -485,10 +502,18 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
     claim, ours, gone = _judge(target, claim, other, over=over, continues=continues,
                                config=config, where=place.where)
     said = _answer(await remote.run(place.command(retake_command(
-        claim, replacing=None if ours else read)), timeout=TIMEOUT_S), target, place)
+        claim, replacing=None if ours else read, legacy=legacy)), timeout=TIMEOUT_S),
+        target, place)
     if said[0].strip() == "held":  # another run took it over first, just now
         raise HostClaimed(target, refusal(parse("\n".join(said[1:])), place.where))
-    return claim, note if ours else _taken_note(other, gone, place.where)
+    # Both places taken from other runs: both are said, not the last alone.
+    return claim, _both(note, None if ours else _taken_note(other, gone, place.where))
+
+
+def _both(first: TakenOver | None, then: TakenOver | None) -> TakenOver | None:
+    if first is None or then is None:
+        return first or then
+    return TakenOver(f"{first.said}; and {then.said}", then.whose or first.whose)
 
 
 async def mark(remote: Remote, claim: Claim, place: Place) -> None:

@@ -983,3 +983,43 @@ async def test_a_host_without_sudo_is_told_to_set_host_sudo_false_where_the_logi
                  "nothing was changed", place.where):
         assert part in said, said
     assert not (install / host_claim.NAME).exists()
+
+
+async def test_an_older_runbooks_claim_stays_where_the_new_claim_refuses_the_run(
+        tmp_path: Path) -> None:
+    """Review 61b, F3: an older runbook's claim of a gone run (this machine's)
+    was removed before the install's claim was made; that one was held by a
+    live run of another machine, and the run was refused saying "Nothing was
+    changed", the older claim gone. It goes only once the new claim is this
+    run's: here it stays; taken over with --take-over-host, both go to this
+    run, and the run says both whose claims it took."""
+    from runbook import claim as host_claim
+
+    install = tmp_path / "usr" / "local"
+    install.mkdir(parents=True)
+    place = host_claim.Place(str(install), sudo=False)
+    host = _LocalHost(tmp_path, os.environ["PATH"])
+    other = host_claim.Claim("ann", "laptop-2", 4242, "/b/run.jsonl",
+                             "2026-12-07T00:00:00+00:00")
+    (install / host_claim.NAME).mkdir()
+    (install / host_claim.NAME / "holder").write_text(other.text())
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    mine = host_claim.mine("/a/run.jsonl")
+    old = host_claim.Claim(mine.login, mine.machine, dead, "/gone/run.jsonl",
+                           "2026-12-07T00:00:00+00:00")
+    legacy = tmp_path / ".runbook" / "run.lock"
+    legacy.mkdir(parents=True)
+    (legacy / "holder").write_text(old.text())
+    with pytest.raises(host_claim.HostClaimed) as refused:
+        await host_claim.take(host, mine, place)  # type: ignore[arg-type]
+    assert "ann on laptop-2" in str(refused.value), refused.value
+    assert (legacy / "holder").read_text() == old.text(), "the older claim stays"
+
+    taken, note = await host_claim.take(host, mine, place, over=True)  # type: ignore[arg-type]
+    assert note is not None and "/gone/run.jsonl" in note.said and "ann on laptop-2" in \
+        note.said, note
+    assert not legacy.exists()
+    assert host_claim.parse((install / host_claim.NAME / "holder").read_text()) == taken
