@@ -444,6 +444,9 @@ class Executor(Generic[F]):
         if self.settings.rehearsal_faults:
             timed_as["faults"] = list(self.settings.rehearsal_faults)
         connected = await self._first_claim()
+        # Where the claim is refused at a step's (the host out of reach as the
+        # run began), the records from here are taken back (review 61b, F4).
+        began_at = self.journal.size
         try:
             if self.rollback_after is not None:
                 # A drill's turn back, for a resume to go on with (re-trial: a
@@ -489,7 +492,7 @@ class Executor(Generic[F]):
             # claim goes with it, as it said it changed nothing (review 60c, F3).
             await self._release_claim()
             raise
-        outcome = Outcome.DONE
+        outcome, refused = Outcome.DONE, False
         try:
             passed = self._drill_step_passed()
             if passed is not None:
@@ -507,6 +510,13 @@ class Executor(Generic[F]):
             # doubt: a resume after the disk is fixed checks it first.
             self.front.tell(RunEnded(Outcome.FAILED.value, Outcome.FAILED.exit_code, str(exc)))
             raise
+        except host_claim.ClaimRefused:
+            # Refused at a step's claim: no claim, so no step that changes
+            # the host ran. The run ends as a refusal at its start does (exit
+            # 2, the journal as it was before): journalled failed, exit 1, it
+            # read as an unfinished run the next was offered (review 61b, F4).
+            refused = True
+            raise
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Cancelled (ctrl+c, the app quitting): the journal must still end
             # with the run, and say it did not finish on its own.
@@ -519,8 +529,10 @@ class Executor(Generic[F]):
             raise
         finally:
             try:
-                if self.journal.failure is None:
-                    self._finish(outcome)
+                taken_back = refused and not self._claimed and self.cutover_began is None \
+                    and self.journal.take_back(began_at)
+                if not taken_back and self.journal.failure is None:
+                    self._finish(Outcome.FAILED if refused else outcome)
             finally:
                 await self._release_claim()
         return outcome

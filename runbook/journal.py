@@ -377,6 +377,31 @@ class Journal:
             os.fsync(self._fd)
         self._unsynced = not sync
 
+    @property
+    def size(self) -> int:
+        """How many bytes of records the file holds, as this run has them."""
+        return len(self._data)
+
+    def take_back(self, size: int) -> bool:
+        """The records after the first `size` bytes taken back: those of a
+        run that was refused before it changed anything (a claim refused at
+        its first step: review 61b, F4), which leaves what a refusal at its
+        start leaves. Only while the file is this run's, as written; whether
+        it was done."""
+        if self._fd is None or self._failure is not None or size > len(self._data):
+            return False
+        try:
+            here = os.stat(self.path)
+            if (here.st_dev, here.st_ino) != self._identity or not self._as_written():
+                return False  # another file, or written over: not this run's to cut
+            os.ftruncate(self._fd, size)
+            os.fsync(self._fd)
+        except OSError:
+            return False
+        del self._data[size:]
+        self._unsynced = False
+        return True
+
     def sync(self) -> None:
         """What was written, on disk now: a size measured after this is one a
         power cut leaves (the host's record of a cutover keeps it)."""

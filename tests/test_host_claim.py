@@ -1023,3 +1023,54 @@ async def test_an_older_runbooks_claim_stays_where_the_new_claim_refuses_the_run
         note.said, note
     assert not legacy.exists()
     assert host_claim.parse((install / host_claim.NAME / "holder").read_text()) == taken
+
+
+async def test_a_claim_refused_at_the_first_step_leaves_no_record_of_the_run(
+        rehearsal_host: RehearsalHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 61b, F4: the host out of reach as the run began, sudo refused at
+    its first step's claim. The process ended as a refusal (exit 2), but the
+    journal ended "failed", exit 1, preflight in doubt, and the next run was
+    offered it as unfinished. Refused there, nothing was changed (no claim, so
+    no step that changes the host ran), so the run leaves what a refusal at its
+    start leaves: no journal of a new run; a resumed one's as it was."""
+    from runbook import claim as host_claim
+    from runbook.journal import unwritten
+    from runbook.journal_replay import replay
+    from runbook.rehearsal import armed
+    from runbook.shell import RemoteError
+
+    real = host_claim.take
+    calls: list[int] = []
+
+    async def out_of_reach_at_first(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) % 2:  # the only stand-in: no host as each run begins
+            raise RemoteError("cannot connect to 127.0.0.1:22: Connection refused")
+        return await real(*args, **kw)
+
+    journal = tmp_path / "b" / "run.jsonl"
+    monkeypatch.setattr(host_claim, "take", out_of_reach_at_first)
+    armed.arm(rehearsal_host.sandbox, "permission-denied")
+    try:
+        with pytest.raises(host_claim.ClaimRefused):
+            await other_operator(rehearsal_host, tmp_path / "b").run(ScriptedFrontEnd())
+        # Empty: the CLI removes it as it ends (drop_unwritten), and no run is
+        # offered as unfinished.
+        assert unwritten(journal), journal.read_text()
+
+        earlier = tmp_path / "c" / "run.jsonl"
+        monkeypatch.setattr(host_claim, "take", real)
+        armed.lift(rehearsal_host.sandbox, "permission-denied")
+        stopped = await rehearsal_session(rehearsal_host, earlier).run(
+            ScriptedFrontEnd({"upload": STOP}))
+        assert stopped is Outcome.STOPPED
+        before = earlier.read_bytes()
+        monkeypatch.setattr(host_claim, "take", out_of_reach_at_first)
+        calls.clear()
+        armed.arm(rehearsal_host.sandbox, "permission-denied")
+        with pytest.raises(host_claim.ClaimRefused):
+            await rehearsal_session(rehearsal_host, earlier, resume=replay(earlier)).run(
+                ScriptedFrontEnd())
+        assert earlier.read_bytes() == before
+    finally:
+        armed.lift(rehearsal_host.sandbox, "permission-denied")
