@@ -516,10 +516,18 @@ def _both(first: TakenOver | None, then: TakenOver | None) -> TakenOver | None:
     return TakenOver(f"{first.said}; and {then.said}", then.whose or first.whose)
 
 
-async def mark(remote: Remote, claim: Claim, place: Place) -> None:
+async def mark(remote: Remote, claim: Claim, place: Place) -> str | None:
     """The claim, kept for the cutover under way, says so (`claim.cutover`),
-    if it is still this run's; errors go up."""
-    await remote.run(place.command(mark_command(claim)), timeout=TIMEOUT_S)
+    if it is still this run's: None where it does now, else why not (sudo's
+    trouble in its words, the shell's, or the claim not this run's).
+    Connection errors go up."""
+    result = await remote.run(place.command(mark_command(claim)), timeout=TIMEOUT_S)
+    if result.exit_status == 0:
+        return None
+    trouble = sudo_trouble(result) if place.sudo else None
+    if trouble is not None:
+        return f"{trouble[0]}: {trouble[1]}"
+    return result.last_error_line().strip() or f"the claim in {place.where} is not this run's"
 
 
 async def taken_from_us(remote: Remote, claim: Claim, place: Place) -> Claim | None:

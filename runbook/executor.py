@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
@@ -586,8 +586,12 @@ class Executor(Generic[F]):
                 await self._still_ours()
                 # The cutover begins with this action: the claim says so
                 # before it goes out, not from the next (review 60c, F1: a
-                # run cut off in the first DELETE left a plain claim).
-                self.begin_cutover(step)
+                # run cut off in the first DELETE left a plain claim); and
+                # before the cutover is on record, which it must not be
+                # where the claim cannot say it (review 61b, F7).
+                at = datetime.now(UTC).isoformat(timespec="milliseconds")
+                await self._mark_before_the_cutover(at)
+                self.begin_cutover(step, at=at)
             await self._mark_claim()
             return
         if step.id in self._claim_missed:
@@ -649,13 +653,38 @@ class Executor(Generic[F]):
         if other is not None:
             raise _Unclaimed(host_claim.taken_refusal(other, self._claim_place.where))
 
+    async def _mark_before_the_cutover(self, at: str) -> None:
+        """The claim marked with the cutover about to begin `at`: where it
+        cannot be (sudo taken away meanwhile), the step fails before its
+        first change, nothing of the cutover on record, saying why: a plain
+        claim lets a colleague's --take-over-host into the cutover (review
+        60a, F10), and the mark was let fail unsaid (review 61b, F7)."""
+        marked = dataclasses.replace(self._claim, cutover=at)
+        try:
+            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+                why = await host_claim.mark(self.remote, marked, self._claim_place)
+        except Exception as exc:
+            # Cut off too: whether it was marked is not known, so the cutover
+            # does not begin; its try again marks it afresh.
+            why = _reason(exc) if not isinstance(exc, TimeoutError) else "no answer in time"
+        if why is not None:
+            raise _Unclaimed(
+                f"the cutover did not begin: the host's claim ({self._claim_place.where}) "
+                f"could not be marked for it, and another run could take over a cutover under "
+                f"a plain claim. {why.rstrip('.')}. Nothing of the cutover was sent, and the "
+                "live stream manager is as it was: try the step again once this is fixed, "
+                "or stop")
+        self._claim, self._claim_marked = marked, True
+
     async def _mark_claim(self, *, again: bool = False) -> None:
         """The claim kept on the host says the cutover under way, and when it
         began: no run but one that goes on with it may take it then, with
-        --take-over-host either (review 60a, F10). Tried at the action after
-        the cutover began (a run killed later leaves it so), and `again` as
-        the run ends if that try failed; a failure is left unsaid: the claim
-        then refuses others as any run's does."""
+        --take-over-host either (review 60a, F10). A cutover this run begins
+        is marked before it begins (_mark_before_the_cutover); this marks a
+        claim that names another start (a record found under way), at the
+        next action, and `again` as the run ends if that try failed; a
+        failure there is left unsaid: the claim then refuses others as any
+        run's does."""
         if self._cutover_at is None or (self._claim_marked and not again) \
                 or self._claim.cutover == self._cutover_at:
             return
@@ -665,8 +694,8 @@ class Executor(Generic[F]):
         marked = dataclasses.replace(self._claim, cutover=self._cutover_at)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                await host_claim.mark(self.remote, marked, self._claim_place)
-                self._claim = marked
+                if await host_claim.mark(self.remote, marked, self._claim_place) is None:
+                    self._claim = marked
 
     async def _steps(self, steps: Sequence[Step[F]], *, then: str | None = None) -> Outcome:
         """The steps in order; a failed one is retried, rolled back from or
@@ -1101,7 +1130,7 @@ class Executor(Generic[F]):
     def _earlier(self, step: Step[F]) -> StepHistory | None:
         return self.resume.steps.get(step.id) if self.resume is not None else None
 
-    def begin_cutover(self, step: Step[F]) -> None:
+    def begin_cutover(self, step: Step[F], *, at: str | None = None) -> None:
         """The first change a cutover step makes begins the cutover, and its
         downtime: a step that fails before it (the API refusing the listing
         before any DELETE) changed nothing, and the live stream manager serves
@@ -1114,7 +1143,8 @@ class Executor(Generic[F]):
         # before the cutover's start reaches it reads as cut off, not as an
         # older copy put back (review 60c, F9).
         self.journal.sync()
-        began = self.host_state.begin_cutover(self.journal.path, self.facts.snapshot_in_use())
+        began = self.host_state.begin_cutover(self.journal.path, self.facts.snapshot_in_use(),
+                                              at=at)
         self.cutover_began = datetime.fromisoformat(began.began).timestamp()
         self._cutover_at = began.began
         self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,

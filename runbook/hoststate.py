@@ -377,14 +377,16 @@ class HostState:
         # Where neither place has it: where this host keeps its snapshots.
         return None if named.is_file() else self.path / "snapshots" / named.name
 
-    def begin_cutover(self, journal: Path, in_use: str | None = None) -> Cutover:
+    def begin_cutover(self, journal: Path, in_use: str | None = None,
+                      at: str | None = None) -> Cutover:
         """Record the first cutover action; a cutover already under way keeps
         its start (a resumed or new run does not restart the clock). The
         snapshot named is the one the run deletes by (`in_use`, where it is
         there), else the last its journal took (run_snapshot): the rule the
         steps go by before the cutover (review 58a, M2: a re-export cut off
         before the facts named it, and the fleet back as the first export
-        had it, made the record name another fleet than the delete's)."""
+        had it, made the record name another fleet than the delete's).
+        `at`: when it begins, where the host's claim was marked so first."""
         found = self.cutover()
         if found is not None:
             return found
@@ -394,7 +396,7 @@ class HostState:
             size: int | None = journal.stat().st_size
         except OSError:
             size = None
-        began = Cutover(_now(), str(journal.resolve()), str(mine) if mine else "", size)
+        began = Cutover(at or _now(), str(journal.resolve()), str(mine) if mine else "", size)
         record: dict[str, Any] = {"began": began.began, "journal": began.journal,
                                   "snapshot": began.snapshot}
         if size is not None:

@@ -1074,3 +1074,35 @@ async def test_a_claim_refused_at_the_first_step_leaves_no_record_of_the_run(
         assert earlier.read_bytes() == before
     finally:
         armed.lift(rehearsal_host.sandbox, "permission-denied")
+
+
+async def test_a_claim_that_cannot_be_marked_keeps_the_cutover_from_beginning(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 61b, F7: sudo taken away as the cutover's first change was to go
+    (the claim is root's): marking the claim for the cutover failed without a
+    word, the cutover began under a plain claim, which a colleague's
+    --take-over-host could take. The cutover does not begin unmarked: the
+    step fails before its first change, saying why, and nothing of the
+    cutover is on record."""
+    from runbook.rehearsal import armed
+
+    holder = claim_file(rehearsal_host)
+
+    def sudo_gone_at_the_delete(step: StepReport, plan: list[Action]) -> None:
+        if step.id == "delete-nodegroups":
+            armed.arm(rehearsal_host.sandbox, "permission-denied")
+
+    front = ScriptedFrontEnd(on_confirm=sudo_gone_at_the_delete)
+    session = rehearsal_session(rehearsal_host, tmp_path / "run.jsonl")
+    try:
+        outcome = await session.run(front)
+    finally:
+        armed.lift(rehearsal_host.sandbox, "permission-denied")
+    assert outcome is Outcome.FAILED
+    assert front.recovered == [("delete-nodegroups", False)], front.recovered
+    said = front.detail("delete-nodegroups")
+    assert "claim" in said and "sudo refused" in said and "did not begin" in said, said
+    assert "\n" not in said, said
+    assert session.host_state.cutover() is None
+    assert not [e for e in front.events if type(e).__name__ == "CutoverStarted"]
+    assert not holder.exists() or "cutover=" not in holder.read_text()
