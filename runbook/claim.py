@@ -100,8 +100,16 @@ class Place:
 
     @property
     def where(self) -> str:
-        """The claim as the operator names it (by hand, it is removed with sudo)."""
+        """The claim as the operator names it."""
         return f"{self.install_dir.rstrip('/')}/{NAME}"
+
+    @property
+    def removal(self) -> str:
+        """The command that removes the claim by hand, as root: through sudo,
+        or as the SSH user where that is root (host.sudo = false: a root
+        login that may have no sudo at all; review 61b, F9)."""
+        command = f"rm -r {quote(self.where)}"
+        return f"sudo {command}" if self.sudo else command
 
     def command(self, script: str) -> str:
         """`script` run as root with $L the claim folder on the install's real

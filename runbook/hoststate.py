@@ -137,20 +137,22 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def by_hand(snapshot: str, record: Path, claim_at: str | None = None) -> str:
+def by_hand(snapshot: str, record: Path, remove_claim: str | None = None) -> str:
     """The way back where runbook has no journal to take it from: the README's,
     by hand, from the fleet in `snapshot` (where the record names one); then
     how to end this machine's `record` of the cutover and the host's claim,
     which would refuse every later run (review 60a, F4). The claim is root's,
-    beside the install: `claim_at`, where the config is known, else named by
-    install.dir; an older runbook's in the SSH user's home goes too."""
+    beside the install: `remove_claim`, the command that removes it, where
+    the config is known (claim.Place.removal), else named by install.dir; an
+    older runbook's in the SSH user's home goes too."""
     from runbook.claim import LEGACY, NAME
 
     fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
-    claim = claim_at or f"INSTALL/{NAME} (INSTALL: the config's install.dir)"
+    claim = remove_claim or (f"sudo rm -r INSTALL/{NAME} (INSTALL: the config's install.dir; "
+                             "without sudo where the SSH user is root)")
     return (f"take the README's way back (\"The way back\") by hand{fleet}. Once the old "
             f"stream manager is back, remove {record} here, and on the host the claim "
-            f"with sudo rm -r {claim} (and {LEGACY} of the SSH user, if an older runbook "
+            f"with {claim} (and {LEGACY} of the SSH user, if an older runbook "
             "left one): runbook then takes the cutover as ended")
 
 

@@ -2284,3 +2284,19 @@ def test_rollback_refuses_a_copy_made_after_the_cutover_began_but_older_than_the
                      str(elsewhere), env=env)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert str(kept) in result.stderr, result.stderr
+
+
+def test_the_claim_by_hand_is_removed_without_sudo_where_host_sudo_is_false(
+        tmp_path: Path) -> None:
+    """Review 61b, F9: the way by hand said `sudo rm -r` of the claim even with
+    host.sudo = false, a root login that may have no sudo at all: the command
+    named is the one that login runs."""
+    config = tmp_path / "root-login.toml"
+    config.write_text(EXAMPLE.read_text().replace("sudo = true", "sudo = false", 1))
+    state = tmp_path / "state"
+    _example_host(state).begin_cutover(tmp_path / "moved-away.jsonl")
+    result = runbook("rollback", str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert "the claim with rm -r /usr/local/.runbook-claim" in result.stderr, result.stderr
+    assert "sudo rm" not in result.stderr, result.stderr

@@ -87,7 +87,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
                             offered.path if offered is not None else None,
                             lambda journal: _command_to_go_on(args, settings, journal),
                             lambda journal: _command_to_go_back(args, settings, journal),
-                            claim_at=claim_at(settings))
+                            remove_claim=claim_removal(settings))
     refuse_a_new_run_over(args, settings, found)
     if found is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
@@ -187,7 +187,7 @@ def _resume_from(
             refuse_a_second_cutover(host_state(settings, state_dir), None,
                                     lambda journal: _command_to_go_on(args, settings, journal),
                                     lambda journal: _command_to_go_back(args, settings, journal),
-                                    claim_at=claim_at(settings))
+                                    remove_claim=claim_removal(settings))
             raise ConfigError(str(args.journal or folder), _nothing_to_resume(args, settings,
                                                                               folder))
         if earlier.empty:
@@ -300,7 +300,7 @@ def refuse_a_new_run_here(args: argparse.Namespace, settings: Settings, folder: 
     refuse_a_second_cutover(host_state(settings, state_dir), None,
                             lambda journal: _command_to_go_on(args, settings, journal),
                             lambda journal: _command_to_go_back(args, settings, journal),
-                            claim_at=claim_at(settings))
+                            remove_claim=claim_removal(settings))
     refuse_a_new_run_over(args, settings, unfinished(folder, **runs_of(settings)))
 
 
@@ -527,8 +527,9 @@ def _not_this_configs(earlier: Replay, settings: Settings) -> str | None:
     return None
 
 
-def claim_at(settings: Settings) -> str:
-    """Where the host's claim of this config's install lies (runbook.claim)."""
+def claim_removal(settings: Settings) -> str:
+    """The command that removes the host's claim of this config's install
+    by hand (runbook.claim): with sudo or without, as host.sudo says."""
     from runbook.claim import Place
 
-    return Place.of(settings).where
+    return Place.of(settings).removal

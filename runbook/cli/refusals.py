@@ -195,7 +195,7 @@ def said_if_refused(notes: list[str]) -> Iterator[None]:
 def refuse_a_second_cutover(state: HostState, continuing: Path | None,
                             resume_command: Callable[[str], str],
                             way_back: Callable[[str], str | None], *,
-                            claim_at: str | None = None) -> None:
+                            remove_claim: str | None = None) -> None:
     """A cutover under way on the host belongs to the run that began it: a new
     run would re-export the emptied system and work from the wrong snapshot.
     The refusal names the commands that go on with it (`resume_command`,
@@ -225,14 +225,14 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
         raise ConfigError(state.target, journal_gone(
             said_time(under_way.began), under_way.journal, under_way.snapshot,
             way_back(under_way.journal) or resume_command(under_way.journal),
-            state.cutover_record, claim_at))
+            state.cutover_record, remove_claim))
     raise ConfigError(state.target, _cutover_under_way(
         said_time(under_way.began), resume_command(under_way.journal),
         way_back(under_way.journal), going_back=_going_back_in_its_journal(under_way.journal)))
 
 
 def journal_gone(began_at: str, journal: str, snapshot: str, command: str,
-                 record: Path, claim_at: str | None = None) -> str:
+                 record: Path, remove_claim: str | None = None) -> str:
     """What is left to do for a cutover under way whose journal, `journal`, is
     gone: a copy put back lets `command` (the way back, or on) work; without
     one, the way back by hand, from the fleet in `snapshot`. Only a copy from
@@ -242,15 +242,15 @@ def journal_gone(began_at: str, journal: str, snapshot: str, command: str,
             f"may be down, and its journal, {journal}, is gone: if there is a copy of it "
             "written at or after the cutover began (or the -kept copy runbook wrote beside "
             f"it), put it back there and run {command}; if not, "
-            f"{by_hand(snapshot, record, claim_at)}")
+            f"{by_hand(snapshot, record, remove_claim)}")
 
 
-def by_hand(snapshot: str, record: Path, claim_at: str | None = None) -> str:
+def by_hand(snapshot: str, record: Path, remove_claim: str | None = None) -> str:
     """The way back by hand, and how to end the cutover for runbook after it
     (runbook.hoststate.by_hand: the record's refusal of an older copy says it too)."""
     from runbook.hoststate import by_hand as said
 
-    return said(snapshot, record, claim_at)
+    return said(snapshot, record, remove_claim)
 
 
 def _cutover_under_way(began_at: str, resume: str, back: str | None, *,

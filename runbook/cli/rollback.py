@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.cli import lifecycle
-from runbook.cli.lifecycle import claim_at
+from runbook.cli.lifecycle import claim_removal
 from runbook.cli.refusals import (
     by_hand,
     holding_the_host,
@@ -80,8 +80,8 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
                           f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
                           "which is not there: give a copy of it written at or after the "
                           "cutover began (or the -kept copy runbook wrote) with --journal; if "
-                          f"there is none, "
-                          f"{by_hand(under_way.snapshot, host.cutover_record, claim_at(settings))}")
+                          "there is none, " + by_hand(under_way.snapshot, host.cutover_record,
+                                                      claim_removal(settings)))
     last = host.last_ended() if journal is None else None
     if last is not None:  # trial 58 (M2): "no record" sent the operator the wrong way
         # This machine's last: one under way from elsewhere is not in its
