@@ -174,7 +174,8 @@ class Preflight(Red5Step):
         # (no host, no install, no version) raises where it is found.
         await self._reach(ctx)
         await self._rehearsal_host(ctx)
-        problems = await self._sudo(ctx)
+        await self._sudo(ctx)
+        problems: list[str] = []
         await self._install_folder(ctx)
         folder, found = await self._live_install(ctx)
         await self._live_servers(ctx, folder)
@@ -232,21 +233,23 @@ class Preflight(Red5Step):
                  sandbox=sandbox)
         ctx.no_estimate("a run on a rehearsal host, at a pace not known")
 
-    async def _sudo(self, ctx: Ctx) -> list[str]:
+    async def _sudo(self, ctx: Ctx) -> None:
         """sudo, in the words the claim uses (claim.sudo_trouble). The claim
         meets sudo first as a rule; this look is reached with sudo failing
         where the run's claim was cut off (a look goes on unclaimed), or sudo
-        was taken away after it: then it is preflight's one line naming the
-        fix, where each root look after it only says that sudo refused."""
+        went after it. It stops preflight at once: every look after it is
+        root's, and the first to fail said "sudo refused" without the fix
+        (review 61b, F9)."""
         if not ctx.settings.host.sudo:
-            return []
+            return
         result = await ctx.sh("sudo -n true", check=False)
         if result.ok:
-            return []
+            return
         what, to_do = sudo_trouble(result) or (
             f"sudo -n true failed ({result.last_error_line().strip() or 'no answer'})",
             "allow the SSH user password-less sudo, or set host.sudo = false if it is root")
-        return [f"{what}: {to_do}"]
+        raise StepFailed(f"{what}: {to_do}, then try the step again. Every look after this "
+                         "one is root's, so preflight stopped here; nothing was changed")
 
     async def _install_folder(self, ctx: Ctx) -> None:
         s = ctx.settings

@@ -1106,3 +1106,27 @@ async def test_a_claim_that_cannot_be_marked_keeps_the_cutover_from_beginning(
     assert session.host_state.cutover() is None
     assert not [e for e in front.events if type(e).__name__ == "CutoverStarted"]
     assert not holder.exists() or "cutover=" not in holder.read_text()
+
+
+async def test_preflight_says_sudo_lost_after_the_claim_with_what_to_do(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 61b, F9: the claim meets sudo first, so preflight's own sudo look
+    is reached failing only where sudo went after the claim. It is kept for
+    that: it says so first, in the claim's words with the fix (host.sudo =
+    false where the login is root), not a later root look's "sudo refused"
+    alone."""
+    from runbook.rehearsal import armed
+
+    def sudo_gone_at_preflight(step: StepReport, plan: list[Action]) -> None:
+        if step.id == "preflight":
+            armed.arm(rehearsal_host.sandbox, "permission-denied")
+
+    front = ScriptedFrontEnd(on_confirm=sudo_gone_at_preflight)
+    try:
+        outcome = await rehearsal_session(rehearsal_host, tmp_path / "run.jsonl").run(front)
+    finally:
+        armed.lift(rehearsal_host.sandbox, "permission-denied")
+    assert outcome is Outcome.FAILED
+    said = front.detail("preflight")
+    assert "sudo refused (a password is required)" in said, said
+    assert "host.sudo = false" in said and "password-less sudo" in said, said
