@@ -584,34 +584,36 @@ class Executor(Generic[F]):
         if self._claimed:
             if step.phase is Phase.CUTOVER and self.cutover_began is None:
                 await self._still_ours()
-                # The cutover begins with this action: the claim says so
-                # before it goes out, not from the next (review 60c, F1: a
-                # run cut off in the first DELETE left a plain claim); and
-                # before the cutover is on record, which it must not be
-                # where the claim cannot say it (review 61b, F7).
-                at = datetime.now(UTC).isoformat(timespec="milliseconds")
-                await self._mark_before_the_cutover(at)
-                self.begin_cutover(step, at=at)
-            await self._mark_claim()
-            return
-        if step.id in self._claim_missed:
-            return
-        try:
-            await self._claim_host()
-        except (host_claim.HostClaimed, ConfigError):
-            raise
-        except Exception as exc:
-            # Cut off, or no host reached at all: a step that changes the
-            # host sends nothing unclaimed. Its action's own connection may
-            # get through where the claim's did not (review 60c, F10: it
-            # acted unclaimed, unsaid). One that only looks goes on.
-            if not step.read_only:
-                raise _Unclaimed(_unclaimed(exc)) from exc
-            self._claim_missed.add(step.id)
-            return
-        if self._claim_note:
-            self._said_of_the_claim(self._claim_note)
-            self._claim_note = None
+        else:
+            if step.id in self._claim_missed:
+                return
+            try:
+                await self._claim_host()
+            except (host_claim.HostClaimed, ConfigError):
+                raise
+            except Exception as exc:
+                # Cut off, or no host reached at all: a step that changes the
+                # host sends nothing unclaimed. Its action's own connection may
+                # get through where the claim's did not (review 60c, F10: it
+                # acted unclaimed, unsaid). One that only looks goes on.
+                if not step.read_only:
+                    raise _Unclaimed(_unclaimed(exc)) from exc
+                self._claim_missed.add(step.id)
+                return
+            if self._claim_note:
+                self._said_of_the_claim(self._claim_note)
+                self._claim_note = None
+        if step.phase is Phase.CUTOVER and self.cutover_began is None:
+            # The cutover begins with this action: the claim says so before
+            # it goes out, not from the next (review 60c, F1: a run cut off
+            # in the first DELETE left a plain claim); and before the cutover
+            # is on record, which it must not be where the claim cannot say
+            # it, nor where this action's claim was only just made (review
+            # 61b, F7).
+            at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            await self._mark_before_the_cutover(at)
+            self.begin_cutover(step, at=at)
+        await self._mark_claim()
 
     def _said_of_the_claim(self, note: host_claim.TakenOver) -> None:
         # Whose: the exit lines say no more of the host than this run knows

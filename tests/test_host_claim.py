@@ -1130,3 +1130,47 @@ async def test_preflight_says_sudo_lost_after_the_claim_with_what_to_do(
     said = front.detail("preflight")
     assert "sudo refused (a password is required)" in said, said
     assert "host.sudo = false" in said and "password-less sudo" in said, said
+
+
+async def test_a_cutover_whose_step_first_claims_the_host_begins_under_a_marked_claim(
+        rehearsal_host: RehearsalHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 61b, F7 (its other way in): a resumed run whose claim could not
+    be made by the steps that only look claims the host at the cutover's
+    first action; that
+    claim was made plain and the cutover began unmarked, the first DELETE
+    on record under a claim another run's --take-over-host could take (and
+    where the mark failed at the next action, it stayed plain, unsaid)."""
+    from runbook import claim as host_claim
+    from runbook.journal_replay import replay
+    from runbook.shell import RemoteError
+
+    journal = tmp_path / "run.jsonl"
+    first = ScriptedFrontEnd({"delete-nodegroups": STOP})
+    assert await rehearsal_session(rehearsal_host, journal).run(first) is Outcome.STOPPED
+
+    real = host_claim.take
+    calls: list[int] = []
+    reached: list[bool] = []
+
+    async def out_of_reach_at_first(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if not reached:  # the only stand-in: the claim's connections refused till then
+            raise RemoteError("cannot connect to 127.0.0.1:22: Connection refused")
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(host_claim, "take", out_of_reach_at_first)
+    holder = claim_file(rehearsal_host)
+    seen: list[str] = []
+
+    class Watching(ScriptedFrontEnd):
+        def tell(self, event: Any) -> None:
+            if type(event).__name__ == "CutoverStarted":
+                seen.append(holder.read_text())  # as the cutover begins on record
+            super().tell(event)
+
+    front = Watching({"backup-live": STOP}, on_confirm=lambda step, plan: (
+        reached.append(True) if step.id == "delete-nodegroups" else None))
+    session = rehearsal_session(rehearsal_host, journal, resume=replay(journal))
+    assert await session.run(front) is Outcome.STOPPED, front.text()[-2000:]
+    assert len(calls) > 2 and seen, (calls, seen)
+    assert "cutover=" in seen[0], seen[0]
