@@ -2359,8 +2359,9 @@ async def test_a_nodegroup_post_carried_out_with_an_unreadable_answer_is_deleted
     posts: list[str] = []
 
     async def unreadable_second_answer(self: StreamManagerAPI, method: str, path: str,
-                                       body: Any = None) -> httpx.Response:
-        response = await real(self, method, path, body)
+                                       body: Any = None, query: dict[str, str] | None = None,
+                                       ) -> httpx.Response:
+        response = await real(self, method, path, body, query)
         if method == "POST" and path.endswith("/admin/nodegroup") \
                 and self.version == host.scenario.new.api:
             posts.append(response.json()["name"])
