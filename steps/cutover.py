@@ -1892,6 +1892,14 @@ class Recreate(Red5Step):
                     "database that holds nodegroups; their nodes were left running, so once "
                     "the old release serves, look in the cloud's console that none of them "
                     "still runs")
+        if facts.new_nodegroups_kept:
+            # Not recreate's, so kept by the way back (trial 61, F2): in the
+            # new database too, which schema refuses while it holds them.
+            kept += (f"; nodegroup(s) {', '.join(facts.new_nodegroups_kept)}, not made by this "
+                     "run's recreate, were kept by the way back: they stay in the new "
+                     "database too, and the schema step refuses a database that holds "
+                     "nodegroups; their nodes, if any, are left to the old stream manager, so "
+                     "once the old release serves, look in the cloud's console")
         if drop is None:  # trial 54: never the live one
             return Leaves(f"{kept}; {names_the_live_database(where)}",
                           f"drop the {DATABASE} database of the new instance the upgrade used "

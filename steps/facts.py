@@ -201,6 +201,11 @@ class Red5Facts(Facts):
     # (names, or words for them when they could not be listed), whose nodes
     # the old stream manager tears down once it runs; None when none are left
     new_nodegroups_left: str | None = plain(None)
+    # the way back: the new stream manager's nodegroups this run's recreate
+    # did not make, which it kept (made by hand in the window): they stay in
+    # the new database and their nodes go to the old stream manager's sweep,
+    # so they are warned of and named before another attempt (trial 61, F2)
+    new_nodegroups_kept: list[str] = plain(factory=list)
     # the way back: rollback-nodegroups came to an end (all gone, none made,
     # or some left): a resume trusts it unless it left some (review 58a, M1)
     new_nodegroups_looked_at: bool = plain(False)

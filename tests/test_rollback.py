@@ -1746,6 +1746,46 @@ async def test_the_way_back_deletes_only_the_nodegroups_this_runs_recreate_made(
         front.text()[-3000:]
 
 
+async def test_a_nodegroup_the_way_back_keeps_is_a_warning_named_before_another_attempt(
+    tmp_path: Path,
+) -> None:
+    """Trial 61, F2: a nodegroup made by hand on the new stream manager
+    during the window was kept by the way back with an info line only: the
+    step read plainly done, the report had no warning, and the exit line said
+    only launch configs and scale policies stay in the new database. Kept,
+    it stays there (the next attempt's schema step refuses a database that
+    holds one) and its nodes are left to the old stream manager: a warning,
+    named before another attempt."""
+    from runbook import report as report_mod
+    from runbook.events import RunEnded
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        like = (await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db))[0]
+        async with StreamManagerAPI(host.api_base_url, host.api_token,
+                                    host.scenario.new.api) as api:
+            mine = (await api.create_nodegroup(like["regions"], like["launchConfig"],
+                                               like["scalePolicy"]))["name"]
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    warned = [r for r in read(journal) if r.get("step") == NEW_GROUPS and r.get("warning")
+              and mine in json.dumps(r)]
+    assert len(warned) == 1, front.text()[-3000:]
+    said = json.dumps(warned[0])
+    assert "schema step refuses" in said and "cloud's console" in said, said
+    report = report_mod.build(journal)
+    assert any(mine in note.text for note in report.warnings), report.warnings
+    ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
+    stays = ended.before_another_attempt["recreate"].stays
+    assert mine in stays and "schema step refuses" in stays, stays
+    assert mine in report.before_another_attempt, report.before_another_attempt
+
+
 class OriginsRefused(ScriptedFrontEnd):
     """The new API answers 500 from recreate's first origin launch on (its
     nodegroup made, its note not yet written), until the operator is asked
