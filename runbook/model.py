@@ -328,6 +328,9 @@ SERVICE_ANSWERED = "service-answered"
 # while the stream manager is down (trial 58 L6: a new release left up without
 # its database, unsaid), until a later attempt decides it again.
 LEFT_RUNNING = "left_running"
+# ... and the same of the way back's own start (the old release started and
+# not serving), said beside where the way back stands (trial 61, F1).
+WAY_BACK_LEFT_RUNNING = "way_back_left_running"
 NODEGROUP_RECREATED = "nodegroup-recreated"
 PROPERTIES_STEP = "properties"
 

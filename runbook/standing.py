@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from runbook.claim import TAKEN_OVER
 from runbook.journal import text_of
-from runbook.model import LEFT_RUNNING, Leaves, StepState, duration
+from runbook.model import LEFT_RUNNING, WAY_BACK_LEFT_RUNNING, Leaves, StepState, duration
 
 if TYPE_CHECKING:  # a replay to read comes with its module (issue 12: not before the paint)
     from runbook.journal_replay import Replay
@@ -129,6 +129,10 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
             doubt = [step for step in history.way_back
                      if history.state(step) in (StepState.RUNNING, StepState.IN_DOUBT)]
             left += f", then {doubt[-1]} in doubt" if doubt else ""
+            # What its own start left running (trial 61, F1: the old release
+            # started and refusing the token read as not started yet).
+            runs = text_of(history.facts.get(WAY_BACK_LEFT_RUNNING))
+            left += f"; {runs}" if runs else ""
             return (f"{down}, on the way back to the old one: {len(finished)} of its steps "
                     f"done{left} ({count} before the way back)")
         # What a failed step left running (start-service: the new release

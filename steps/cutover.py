@@ -859,11 +859,15 @@ async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
                  f"({release_of(ctx, side)})")
 
 
-# What the exit lines say of the new release's service (Red5Facts.left_running),
-# as start-service last looked, or could not look.
-_NOT_LOOKED = ("whether the new release's service runs is not known: start-service ended "
-               "before it looked")
-_RUNS_UNANSWERING = "the new release's service runs and does not serve"
+# What the exit lines say of the release's service (Red5Facts.left_running,
+# or way_back_left_running for the old one), as its start step last looked,
+# or could not look.
+def _not_looked(side: str, step: str) -> str:
+    return f"whether the {side} release's service runs is not known: {step} ended before it looked"
+
+
+def _runs_unanswering(side: str) -> str:
+    return f"the {side} release's service runs and does not serve"
 
 
 class StartService(Red5Step):
@@ -1036,15 +1040,13 @@ class StartService(Red5Step):
         if other:
             return other_runs(self.side, other)
         if not runs:
-            if self.side == "new":
-                ctx.facts.left_running = None  # stopped since (by hand, say)
+            self._left(ctx, None)  # stopped since (by hand, say)
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
             return Check(False, "the red5pro service does not run")
-        if self.side == "new":
-            # Looked: it runs (serving, it is cleared below). A reconnect's
-            # look after a drop mid-start says so (review 59c L6).
-            ctx.facts.left_running = _RUNS_UNANSWERING
+        # Looked: it runs (serving, it is cleared below). A reconnect's
+        # look after a drop mid-start says so (review 59c L6).
+        self._left(ctx, _runs_unanswering(self.side))
         await self._prove(ctx)
         errors: list[SMApiError] = []
         try:
@@ -1063,8 +1065,7 @@ class StartService(Red5Step):
                 # It serves: what earlier starts met is mended, and a
                 # failure's "left it running" is over (as _proven has it).
                 self._forget_earlier_starts(ctx)
-                if self.side == "new":
-                    ctx.facts.left_running = None
+                self._left(ctx, None)
                 # Started by hand (a resumed run): a 6.2+ server logs no word
                 # of its database, and one that answers on another would pass
                 # as the new stream manager. A file put right while it ran is
@@ -1571,10 +1572,19 @@ class StartService(Red5Step):
         without its database, unsaid)."""
         runs = await self._runs(ctx)
         ctx.facts.scratch.left_looked = True
-        if self.side == "new":  # the way back's own lines say where it stands
-            ctx.facts.left_running = (f"the new release's service runs: {self.id} failed and "
-                                      "left it running") if runs else None
+        self._left(ctx, f"the {self.side} release's service runs: {self.id} failed and left "
+                   "it running" if runs else None)
         return runs
+
+    def _left(self, ctx: Ctx, said: str | None) -> None:
+        """What the exit lines say this step's failure left running: the new
+        release's while the stream manager is down; the old one's, started by
+        the way back, beside where the way back stands (trial 61, F1: only
+        "the last rollback-unit", as if nothing had been started)."""
+        if self.side == "new":
+            ctx.facts.left_running = said
+        else:
+            ctx.facts.way_back_left_running = said
 
     async def _what_runs(self, ctx: Ctx) -> str:
         """What runs as this step fails, said at the end of its failure."""
@@ -1584,10 +1594,9 @@ class StartService(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         ctx.facts.scratch.left_looked = False
-        if self.side == "new":
-            # This attempt decides it again; until it has looked, not known
-            # (review 59c L6: a drop mid-start left it as "nothing runs").
-            ctx.facts.left_running = _NOT_LOOKED
+        # This attempt decides it again; until it has looked, not known
+        # (review 59c L6: a drop mid-start left it as "nothing runs").
+        self._left(ctx, _not_looked(self.side, self.id))
         try:
             await self._start(ctx)
         except StepFailed:
@@ -1702,8 +1711,7 @@ class StartService(Red5Step):
         ctx.facts.restart_service = ctx.facts.token_refused = False
         ctx.facts.file_changed_since_start = False
         self._forget_earlier_starts(ctx)
-        if self.side == "new":
-            ctx.facts.left_running = None
+        self._left(ctx, None)
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))

@@ -174,6 +174,9 @@ class Red5Facts(Facts):
     # Set as each attempt begins to words saying it is not known, until the
     # step looks (review 59c L6: a drop mid-start left it None, "nothing runs")
     left_running: str | None = plain(None)
+    # rollback-start's the same, of the old release it started
+    # (model.WAY_BACK_LEFT_RUNNING): said beside where the way back stands
+    way_back_left_running: str | None = plain(None)
     # recreate: the new stream manager's nodegroups it made or took to stand
     # for a saved one, each as soon as the API named it (journalled at its next
     # action). None until recreate begins, and in a journal from before the

@@ -275,6 +275,35 @@ async def test_the_way_back_after_a_run_resumed_with_the_new_release_serving(
     assert replay(journal).facts["api_version"] == old.api
 
 
+async def test_the_exit_line_says_the_old_release_runs_when_rollback_start_failed_leaving_it(
+        tmp_path: Path) -> None:
+    """Trial 61, F1: rollback-start started the old release, which then
+    refused the token (or answered HTTP 500), and failed: the exit line said only "the last
+    rollback-unit", as if the old service had not been started yet, where
+    start-service's failure says the new release's service runs."""
+    from runbook.rehearsal import faults
+    from runbook.standing import service_state
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        requested = faults.parse(["token-rejected@rollback-start"], RehearsalHost)
+        settings = dataclasses.replace(settings, rehearsal_faults=tuple(map(str, requested)))
+        switch = faults.FaultSwitch(host, requested, settings)
+        await switch.at_start()
+        front = ScriptedFrontEnd()
+        try:
+            outcome = await session(host, journal, settings=settings,
+                                    rollback_after="start-service").run(switch.wrap(front))
+        finally:
+            await switch.lift_all()
+        stands = service_state(replay(journal))
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    assert front.final_state("rollback-start") == "failed", front.text()[-3000:]
+    assert "the old release's service runs: rollback-start failed and left it running" \
+        in stands, stands
+
+
 async def test_the_way_back_chosen_at_a_cutover_steps_confirmation(tmp_path: Path) -> None:
     """Nothing failed, but the operator will not go on (the window is running
     out, say): with the stream manager down, the answer to the step the
