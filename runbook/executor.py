@@ -360,7 +360,8 @@ class Executor(Generic[F]):
     def _leaves(self) -> dict[str, Leaves]:
         """What each step leaves that the way back does not undo, as far as
         this run knows it now, masked as the journal is."""
-        return {s.id: Leaves(self.redactor(said.stays), self.redactor(said.to_do))
+        return {s.id: Leaves(self.redactor(said.stays), self.redactor(said.to_do),
+                             self.redactor(said.command))
                 for s in self.upgrade
                 if (said := s.leaves(self.settings, self.facts)) is not None}
 

@@ -224,7 +224,8 @@ def leaves_of(record: dict[str, Any]) -> dict[str, Leaves]:
     said: dict[str, Leaves] = {}
     for step, value in found.items():
         if isinstance(value, dict):
-            said[text_of(step)] = Leaves(text_of(value.get("stays")), text_of(value.get("to_do")))
+            said[text_of(step)] = Leaves(text_of(value.get("stays")), text_of(value.get("to_do")),
+                                         text_of(value.get("command")))
         else:
             stays, _, to_do = text_of(value).partition(": ")
             said[text_of(step)] = Leaves(stays, to_do)

@@ -468,13 +468,27 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
             # A command cut by the hint's lines is worse than none (re-
             # trial: "(mysql -h … -u smadmin" and no more): what to do
             # and where, up to its first aside; the report has the rest.
+            lefts = list(state.before_another_attempt.values())
             cut = [re.split(r", | \(", todo, maxsplit=1)[0] for todo in todos]
+            # The command itself where a step gives one, whole, in place of
+            # its why and who (trial 61, F3: "the report has the command",
+            # a report not written yet, where the README says the hint
+            # gives it); else where it is: the exit lines print it.
+            given = [f"run on the stream manager host: {left.command}" if left.command
+                     else words for words, left in zip(cut, lefts, strict=True)]
             if cut != todos:
-                cut[-1] += " (the report has the command)"
+                cut[-1] += " (runbook prints the command as it quits)"
             if cut:
                 # First, so that lines too few cut what the ROLLBACK
                 # heading says already, not where to drop what.
                 serves = "The old stream manager serves again."
+                with_command = f"Before another attempt, {'; '.join(given)}."
+                if fits is None or fits(Content(" ".join(filter(None, [now, with_command,
+                                                                       then])))):
+                    # Whole or not at all (re-trial 52): the aside gives way
+                    # before the command is cut.
+                    return _ending([now, with_command, serves, failed], then, "$warning",
+                                   fits, spare=(serves, failed))
                 return _ending([now, f"Before another attempt, {'; '.join(cut)}.", serves,
                                 failed], then, "$warning", fits, spare=(serves,))
         todo = "; ".join(todos)

@@ -1913,7 +1913,7 @@ class Recreate(Red5Step):
                           f"drop the {DATABASE} database of the new instance the upgrade used "
                           "first")
         return Leaves(kept, f"drop the {DATABASE} database on {where} first, "
-                            f"from the stream manager host, as {login} ({drop})")
+                            f"from the stream manager host, as {login} ({drop})", drop)
 
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)

@@ -716,6 +716,37 @@ async def test_after_the_way_back_the_hint_gives_the_drop_command_whole_or_not_a
             "the report has the command" in said or "w writes the report" in said)), said
 
 
+@pytest.mark.parametrize("size", [(140, 35), (80, 24)], ids=str)
+async def test_after_the_way_back_the_hint_gives_recreates_drop_command(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """Trial 61, F3: once the way back was done the hint said "drop the
+    cluster database on HOST:PORT first (the report has the command)", where
+    the README says it gives the command, and the report is not written yet
+    (w). What recreate leaves to do is said by its command, whole, for the
+    example's RDS host (at 100x30 its two lines are too few for it: there
+    the hint says the exit lines print it)."""
+    from runbook.config import load
+    from steps.cutover import Recreate
+    from steps.facts import Red5Facts
+    from tests.example_config import example_here
+
+    facts = Red5Facts()
+    facts.db_user = "smadmin"
+    left = Recreate().leaves(load(example_here(tmp_path)), facts)
+    command = ("mysql --protocol=tcp -h sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com -P "
+               "3306 -u smadmin -p -e 'DROP DATABASE cluster'")
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "start-service", left={"recreate": left})
+        await pilot.pause()
+        hint = app.main.query_one("#hint")
+        lines = hint.render().wrap(app.main.size.width - 2)  # type: ignore[union-attr]
+        said = " ".join(line.plain.strip() for line in lines[:hint.size.height])
+    assert command in said and "the report has the command" not in said, said
+    assert "q quits" in said, said
+
+
 @pytest.mark.parametrize("host", ["127.0.0.3", "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"])
 @pytest.mark.parametrize("size", [(120, 40), (100, 30), (80, 24)], ids=str)
 async def test_after_the_way_back_the_hint_always_shows_the_keys(
