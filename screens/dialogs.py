@@ -382,6 +382,10 @@ class Leaving:
     ended: str = ""  # ended: how the run ended, in words
     down: bool = False  # the stream manager is down (the cutover has not ended)
     waiting: bool = False  # busy: a quit already waits for the running step (w)
+    # The way back has begun: where it stands ("" before any step of it is
+    # done), said in place of a cutover's "down" (trial 61, F4)
+    going_back: bool = False
+    back: str = ""
 
 
 class QuitDialog(Dialog[str]):
@@ -446,7 +450,15 @@ class QuitDialog(Dialog[str]):
         leaving = self.leaving
         with Vertical(id="quit", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
-                if leaving.down:
+                if leaving.down and leaving.going_back:
+                    # Part way back the old release may answer already (trial
+                    # 61, F4): where the way back stands, as the exit line says.
+                    where = f" ({leaving.back})" if leaving.back else ""
+                    yield Wrapped(Content.styled(
+                        f"The stream manager is down, on the way back to the old one{where}: "
+                        "it stays so after you leave, until a run goes on with the way back.",
+                        "bold $error"))
+                elif leaving.down:
                     # What leaving costs, first: in the cutover it is downtime.
                     yield Wrapped(Content.styled(
                         "The stream manager is down: it stays down after you leave, until a "

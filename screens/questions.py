@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import Phase, StepCard, outcome_words
+from runbook.model import Phase, StepCard, StepState, outcome_words
 from screens.dialogs import (
     BUSY,
     DETACH,
@@ -382,19 +382,33 @@ class Questions:
         """What quitting means now."""
         app, state = self.app, self.app.run_state
         down = state.service_down
+        going_back, back = state.going_back, ""
+        if going_back:
+            # The last step of the way back done, and what it says (trial 61,
+            # F4: "down" flatly, with the old release answering again).
+            done = [card for card in app.cards if card.phase is Phase.ROLLBACK
+                    and state.states.get(card.id) == StepState.DONE.value
+                    and card.id in state.reports]
+            if done:
+                card = done[-1]
+                detail = state.reports[card.id].detail
+                back = f"the last done, step {card.number}. {card.title}" + (
+                    f": {detail}" if detail else "")
         # Ended once the run says so: its worker may still be closing the
         # connection to a dead host (review: "checking the host" after the end).
         if app.runner is None or app.runner.is_finished or state.outcome is not None:
             return Leaving(ENDED, ended=outcome_words(state.outcome) if state.outcome else "",
-                           down=down)
+                           down=down, going_back=going_back, back=back)
         asking = app.asking
         if asking is not None and state.running is None:
             card = app.by_id[asking.report.id]
-            return Leaving(IDLE, next_step=f"{card.number}. {card.title}", down=down)
+            return Leaving(IDLE, next_step=f"{card.number}. {card.title}", down=down,
+                           going_back=going_back, back=back)
         running = app.by_id.get(state.running or "")
         return Leaving(BUSY, waiting=state.stop_requested,
                        what=f"step {running.number}. {running.title} is running."
-                       if running else "the runbook is checking the host.", down=down)
+                       if running else "the runbook is checking the host.", down=down,
+                       going_back=going_back, back=back)
 
     def run_moved(self) -> None:
         """The run moved on (a step started or ended, a question came, the run

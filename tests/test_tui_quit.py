@@ -508,3 +508,46 @@ async def test_a_journal_removed_mid_run_is_said_once_with_the_whole_command(
         assert flat.count("was removed during the run") == 1, shown
         assert "go on with runbook rehearse --sandbox SB --resume" in flat, shown
         app.exit()
+
+
+async def test_the_quit_dialog_on_the_way_back_says_where_it_stands_and_how_it_goes_on(
+        tmp_path: Path) -> None:
+    """Trial 61, F4: ctrl+c at rollback-recreate's turn, rollback-start done
+    ("API 3.1 answers from the old install"), and the quit dialog said "The
+    stream manager is down: it stays down after you leave, until a run goes
+    on from here or takes the way back": the way back was under way, and the
+    old release answered. It says where the way back stands, as the exit
+    line does, and that a run goes on with it."""
+    from screens.dialogs import RollBackDialog, StopStepDialog
+    from tests.test_tui_stop_step import confirm_recreate
+
+    gate = asyncio.Event()
+    app = make_app(journal=tmp_path / "run.jsonl",
+                   steps=[Talk("recreate", phase=Phase.CUTOVER, gate=asyncio.Event())],
+                   rollback=[Talk("rollback-start", phase=Phase.ROLLBACK),
+                             Talk("rollback-recreate", phase=Phase.ROLLBACK, gate=gate)])
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run()
+        await confirm_recreate(app, pilot)
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="recreate's question")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the way back asked")
+        await pilot.press("y")
+        for step in ("rollback-start", "rollback-recreate"):
+            await until(lambda step=step: app.run_state.asking == step, what=step)
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, ConfirmDialog), what="its dialog")
+            await pilot.press(*step, "enter")
+        await until(lambda: app.run_state.running == "rollback-recreate", what="it to run")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        said = " ".join(str(w.content) for w in app.screen.query(Wrapped))
+        await pilot.press("a")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert "takes the way back" not in said, said
+    assert "on the way back" in said and "rollback-start talked" in said, said
+    assert "goes on with the way back" in said, said
