@@ -583,6 +583,10 @@ class HeadlessFrontEnd:
                 mark = "not reached"
             elif report.state is StepState.RUNNING:
                 mark = "cut off while running (in doubt)"
+            elif report.state is StepState.DONE and report.done_earlier:
+                # Trusted from the journal: as its step line says (trial 61,
+                # F5: "done", as if this session had done it).
+                mark = "done in the earlier run"
             elif report.state is StepState.DONE and report.found_done:
                 # As it said when its check found the outcome in place
                 # (operator trial: the way back's "already done" steps read

@@ -304,6 +304,35 @@ async def test_the_exit_line_says_the_old_release_runs_when_rollback_start_faile
         in stands, stands
 
 
+async def test_the_summary_of_a_resumed_way_back_says_which_steps_the_earlier_run_did(
+        tmp_path: Path) -> None:
+    """Trial 61, F5: `runbook rollback` run again after a kill on the way
+    back: its step lines said "done in the earlier run", and the summary
+    "rollback-set-aside  done", where upgrade steps done earlier read "done
+    in the earlier run": the summary did not tell what this session did."""
+    import io
+
+    from runbook.headless import HeadlessFrontEnd
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"rollback-restore": Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="start-service").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        shown = io.StringIO()
+        earlier = replay(journal)
+        again = session(host, journal, resume=earlier, only_back=True)
+        front = HeadlessFrontEnd(again.cards, assume_yes=True, out=shown,
+                                 stdin=io.StringIO(""), earlier=earlier, journal=journal)
+        outcome = await again.run(front)
+    assert outcome is Outcome.ROLLED_BACK, shown.getvalue()[-3000:]
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
+    # Those that look again when resumed say what this session found.
+    assert rows["rollback-set-aside"] == "done in the earlier run", rows
+    assert rows["rollback-restore"] == "done", rows
+
+
 async def test_the_way_back_chosen_at_a_cutover_steps_confirmation(tmp_path: Path) -> None:
     """Nothing failed, but the operator will not go on (the window is running
     out, say): with the stream manager down, the answer to the step the
