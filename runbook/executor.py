@@ -735,9 +735,31 @@ class Executor(Generic[F]):
         except _WayBackChosen as chosen:
             # Not "at X's question" (trial: a report read it as X's fault, when
             # X was only the next step, asked on a resume mid-cutover).
-            return await self._roll_back(f"the operator chose it when the runbook asked to run "
-                                         f"{chosen.step_id} next, {chosen.not_run}")
+            return await self._roll_back(self._chosen_why(chosen))
         return Outcome.DONE
+
+    def _chosen_why(self, chosen: _WayBackChosen) -> str:
+        """Why the way back, chosen at a step's question. On a resume, at a
+        step before the cutover looked at again, where the cutover stood
+        (trial 61, F6: "asked to run preflight next", and not where)."""
+        asked = next((s for s in self.upgrade if s.id == chosen.step_id), None)
+        cutover = [s for s in self.upgrade if s.phase is Phase.CUTOVER]
+        if self.resume is None or asked is None or asked.phase is Phase.CUTOVER or not cutover:
+            return (f"the operator chose it when the runbook asked to run {chosen.step_id} "
+                    f"next, {chosen.not_run}")
+        earlier = self.resume
+
+        def finished(step: Step[F]) -> bool:
+            now = self.reports[step.id].state
+            state = now if now is not StepState.PENDING else earlier.state(step.id)
+            return state in (StepState.DONE, StepState.SKIPPED)
+
+        done = [i for i, step in enumerate(cutover) if finished(step)]
+        last = done[-1] if done else -1
+        stood = ", ".join([f"after {cutover[last].id}"] * (last >= 0)
+                          + [f"before {cutover[last + 1].id}"] * (last + 1 < len(cutover)))
+        return (f"the operator chose it on resuming, with the cutover stopped {stood} (the "
+                f"runbook asked about {chosen.step_id} first, {chosen.not_run})")
 
     def _rollback_why(self) -> str:
         """Why `runbook rollback` goes back: the upgrade's step that failed or

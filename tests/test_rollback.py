@@ -367,6 +367,29 @@ async def test_the_way_back_chosen_at_a_cutover_steps_confirmation(tmp_path: Pat
             "manager instead") in log_lines(journal)
 
 
+async def test_the_way_back_chosen_at_a_resumed_runs_first_question_says_where_the_cutover_stood(
+        tmp_path: Path) -> None:
+    """Trial 61, F6: stopped at stop-service's turn, resumed, and r at the
+    first question (preflight, looked at again): the report's Way back row
+    said "the operator chose it when the runbook asked to run preflight next,
+    which was done in the earlier run, and was not run again", nothing of
+    where the cutover stood. It names that: after promote-new, before
+    stop-service, chosen on resuming."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"stop-service": Decision(Answer.STOP)})
+        outcome = await session(host, journal).run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        front = ScriptedFrontEnd({"preflight": Decision(Answer.ROLLBACK)})
+        outcome = await session(host, journal, resume=replay(journal)).run(front)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    why = [r.get("why", "") for r in read(journal) if r["event"] == "way-back"]
+    assert len(why) == 1, why
+    assert "on resuming" in why[0] and "after promote-new" in why[0] \
+        and "before stop-service" in why[0], why
+    assert "asked to run preflight next" not in why[0], why
+
+
 async def test_no_way_back_is_taken_at_a_confirmation_before_the_cutover_began(
         tmp_path: Path) -> None:
     """At delete-nodegroups nothing of the live stream manager has changed yet:
