@@ -100,3 +100,77 @@ def test_host_only_needs_a_sandbox_and_takes_no_option_of_a_run(tmp_path: Path) 
     assert with_yes.returncode == 2, with_yes
     assert "--fault, --yes have nothing to do; leave them out" in with_yes.stderr, with_yes
     assert not (tmp_path / "sb").exists()
+
+
+async def _writes_to_a_client_gone(times: int = 8) -> None:
+    """What a rehearsal host's server does to a killed client: it goes on
+    writing to its connection after the client has reset it. asyncio logs
+    "socket.send() raised exception." from the fifth such write on."""
+    import asyncio
+    import socket
+    import struct
+
+    ours: list[asyncio.StreamWriter] = []
+    connected = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ours.append(writer)
+        connected.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, client = await asyncio.open_connection("127.0.0.1", port)
+    await connected.wait()
+    # As a kill -9 with data unread leaves it: a reset, not a close.
+    client.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+    client.transport.abort()
+    await asyncio.sleep(0.2)
+    for _ in range(times):
+        ours[0].write(b"x" * 1024)
+        await asyncio.sleep(0)
+    ours[0].transport.abort()
+    server.close()
+    await server.wait_closed()
+
+
+_HOST_ALONE_AND_CLIENTS_GONE = """
+import argparse, asyncio, contextlib, sys
+from pathlib import Path
+from runbook.cli.rehearse import _the_host_alone
+from runbook.rehearsal import scenarios
+from tests.test_rehearsal_host_only import _writes_to_a_client_gone
+
+async def main() -> None:
+    sandbox = Path(sys.argv[1])
+    args = argparse.Namespace(sandbox=sandbox, dist_size=None, scenario=scenarios.DEFAULT)
+    alone = asyncio.create_task(_the_host_alone(args))
+    while not list(sandbox.glob("**/state.json")):
+        assert not alone.done()
+        await asyncio.sleep(0.2)
+    await _writes_to_a_client_gone()
+    await _writes_to_a_client_gone()
+    alone.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await alone
+
+asyncio.run(main())
+"""
+
+
+def test_a_host_only_terminal_shows_no_bare_asyncio_line_for_a_client_gone(
+        tmp_path: Path) -> None:
+    """Trial 61, F7: after runbook clients against `rehearse --host-only`
+    were killed with -9, its terminal showed a bare "socket.send() raised
+    exception.": asyncio's warning, through logging's last-resort handler,
+    for writes to a connection its peer reset (a process of its own, as the
+    command is: pytest's log capture would hide the last resort). It says
+    it once, in runbook's words."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    ran = subprocess.run([sys.executable, "-c", _HOST_ALONE_AND_CLIENTS_GONE,
+                          str(tmp_path / "sb")], capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=120)
+    said = ran.stdout + ran.stderr
+    assert ran.returncode == 0, said
+    assert "socket.send() raised exception" not in said, said
+    assert said.count("a client's connection dropped") == 1, said
