@@ -430,16 +430,19 @@ async def test_a_retry_after_the_host_came_back_waits_for_the_first_attempt(
     assert front.asked == [step.id], "the first attempt finished the job: nothing to confirm"
 
 
-async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("phase", [Phase.PREPARE, Phase.CUTOVER])
+async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path, phase: Phase) -> None:
     """Trial 59 F7: the connection lost at the step's question and not
     re-opened, its command was never sent; the step failed (rightly, not in
     doubt) but its failure did not say that the command never ran, which
-    mid-cutover is what the operator must know."""
+    mid-cutover is what the operator must know. The cutover's first step
+    marks the host's claim before its first action (review 61b, F7), so
+    there the lost connection is met by that mark, and said so."""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path, boot_service=False) as host:
         marker = host.sandbox / "tmp" / "never.done"
         step = SlowTouch(marker, 0.1)
-        step.phase = Phase.CUTOVER
+        step.phase = phase
         remote = Remote(rehearsal_settings(host).host, isolated=True, reconnect_within=0)
 
         class LostAtTheQuestion(ScriptedFrontEnd):
@@ -455,7 +458,11 @@ async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path) -> None:
     assert replay(journal).state(step.id) is StepState.FAILED
     said = front.detail(step.id)
     assert "could not be re-opened" in said, said
-    assert "never sent" in said and "did not run" in said, said
+    if phase is Phase.CUTOVER:
+        assert "the cutover did not begin" in said, said
+        assert "Nothing of the cutover was sent" in said, said
+    else:
+        assert "never sent" in said and "did not run" in said, said
 
 
 async def test_a_command_the_host_opened_no_channel_for_says_so_once(tmp_path: Path) -> None:
