@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,12 +123,19 @@ def run_trial(tmp_path: Path, trial: Trial) -> str | None:
     """None when the trial ended right, else what went wrong."""
     sandbox = tmp_path / trial.name
     first = _rehearse(sandbox, tmp_path)
+    # Read as it is written: a pipe nobody reads holds 64 KiB, and a run whose
+    # output outgrows that (the rehearsal's, by recreate, in a long tmp path)
+    # blocks on its next line, so the trigger never comes.
+    assert first.stdout is not None
+    drain = threading.Thread(target=first.stdout.read, daemon=True)
+    drain.start()
     try:
         killed = _kill_when(first, sandbox, trial)
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
+        drain.join(timeout=30)
         for stream in (first.stdout, first.stderr):
             if stream is not None:
                 stream.close()
