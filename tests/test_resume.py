@@ -344,7 +344,8 @@ def test_a_journal_of_the_earlier_code_loads_the_same_facts(tmp_path: Path) -> N
              "nothing_to_undo": [], "new_nodegroups_looked_at": False,
              "promoted_boot": None, "promoted_uptime": None, "nodegroups_posted": None,
              "left_running": None,
-             "webapp_not_loaded": False}
+             "webapp_not_loaded": False,
+             "new_nodegroups_kept": [], "way_back_left_running": None}
     assert {n: v for n, v in again.items() if n != "red5_log_start_offset"} == {
         **taken, **masked, **newer}
     # start-service's own, set by its run before it reads it: not taken back,
