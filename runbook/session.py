@@ -25,6 +25,7 @@ from runbook.step import PlanContext, Step, cards
 if TYPE_CHECKING:
     from runbook.executor import Executor, FrontEnd, Outcome
     from runbook.journal_replay import Replay
+    from runbook.remote import Remote
     from runbook.smapi import StreamManagerAPI
 
 F = TypeVar("F", bound=Facts)
@@ -193,7 +194,6 @@ class Session(Generic[F]):
         # and a front end should be drawn before the host is reached.
         from runbook.executor import Executor
         from runbook.journal import Journal
-        from runbook.remote import Remote
 
         journal = Journal(self.journal_path, go_on=self.go_on)
         try:
@@ -201,11 +201,7 @@ class Session(Generic[F]):
         except BaseException:
             journal.close()
             raise
-        host = self.settings.host
-        remote = Remote(host, isolated=self.isolated)
-        if self.settings.rehearsal and host.known_hosts is not None:
-            # A rehearsal host keeps its keys beside the known_hosts it writes.
-            remote.host_key_dir = str(host.known_hosts.parent)
+        remote = self.remote()
         try:
             self._executor = Executor(
                 self.steps, settings=self.settings, facts=self.facts, remote=remote,
@@ -220,6 +216,18 @@ class Session(Generic[F]):
             await remote.close()
             journal.close()
             self.kept_beside = journal.kept_beside
+
+    def remote(self) -> Remote:
+        """The host's one connection, not opened yet (tests whose steps touch
+        no host hand the executor one that claims the host without it)."""
+        from runbook.remote import Remote
+
+        host = self.settings.host
+        remote = Remote(host, isolated=self.isolated)
+        if self.settings.rehearsal and host.known_hosts is not None:
+            # A rehearsal host keeps its keys beside the known_hosts it writes.
+            remote.host_key_dir = str(host.known_hosts.parent)
+        return remote
 
     def _still_the_run_it_continues(self) -> None:
         """Once this process holds the journal: it still says what it said when

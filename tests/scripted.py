@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from runbook import claim as host_claim
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import Action, StepReport
 from runbook.properties import Review
+from runbook.remote import Remote
+from runbook.shell import CommandResult
 
 RUN = Decision(Answer.RUN)
+
+
+class HostlessRemote(Remote):
+    """The host of steps that touch none (every command fails to connect),
+    but for the host's claim (runbook.claim), taken and marked as on a free
+    host: a step that changes the host acts only once it is claimed (review
+    60c, F10), and the cutover begins only under a marked claim (review 61b,
+    F7)."""
+
+    async def run(self, command: str, **options: Any) -> Any:  # type: ignore[override]
+        if host_claim.NAME in command:
+            return CommandResult(command, 0, "taken\n", "")
+        return await super().run(command, **options)
 
 
 class ScriptedFrontEnd:

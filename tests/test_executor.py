@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from runbook import claim as host_claim
 from runbook import config
 from runbook.events import CutoverStarted, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
@@ -26,26 +25,16 @@ from runbook.journal_replay import replay
 from runbook.model import Action, Check, EditFile, Leaves, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown
-from runbook.remote import Remote as _Remote
-from runbook.shell import CommandResult
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from tests.polling import DEADLINE_S
-from tests.scripted import ScriptedFrontEnd
+from tests.scripted import HostlessRemote, ScriptedFrontEnd
 
 SETTINGS = config.load(Path(__file__).parents[1] / "sample-configs" / "production.example.toml")
 SECRET = "s3cr3t-token-value"
 
 
-class Remote(_Remote):
-    """These steps' host, which is none (every command fails to connect),
-    but for the host's claim (runbook.claim), taken as on a free host: a
-    step that changes the host acts only once it is claimed (review 60c,
-    F10), and here none of their actions goes to the host."""
-
-    async def run(self, command: str, **options: Any) -> Any:  # type: ignore[override]
-        if host_claim.NAME in command:
-            return CommandResult(command, 0, "taken\n", "")
-        return await super().run(command, **options)
+# These steps' host, which is none, but for the host's claim.
+Remote = HostlessRemote
 
 
 class Say(Step):

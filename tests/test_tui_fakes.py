@@ -23,6 +23,7 @@ from runbook.executor import Decision
 from runbook.facts import Facts
 from runbook.journal_replay import Replay, replay
 from runbook.model import Action, Check, Note, Phase, Shell, StepCard, StepReport, StepState
+from runbook.remote import Remote
 from runbook.session import Session
 from runbook.standing import WayBack
 from runbook.step import PlanContext, Step, StepContext
@@ -30,6 +31,7 @@ from screens.app import RunbookApp, create_app
 from screens.messages import ConfirmRequested
 from screens.presentation import clock, duration, fit, legend, output_lines, step_row
 from screens.wrap import wrap_text
+from tests.scripted import HostlessRemote
 
 SNAPSHOT_JOURNAL = Path("/nonexistent/runbook-snapshots/run.jsonl")
 TOKEN = "not-a-real-token"
@@ -50,6 +52,14 @@ def settings() -> Settings:
     return plan_settings(None)
 
 
+class _Hostless(Session[Facts]):
+    """A session of steps that never touch a host, which claims the host as
+    a free one: the cutover begins only under a marked claim (review 61b, F7)."""
+
+    def remote(self) -> Remote:
+        return HostlessRemote(self.settings.host)
+
+
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
              resume: Path | None = None, settings_: Settings | None = None,
              going_back: Callable[[Path], WayBack | None] | None = None,
@@ -66,7 +76,7 @@ def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNA
     def open_session(continuing: Replay | None) -> Session[Any]:
         path = continuing.path if continuing is not None and continuing.path else journal
         if steps is not None:
-            return Session(settings_ or settings(), steps, Facts(), token=TOKEN,
+            return _Hostless(settings_ or settings(), steps, Facts(), token=TOKEN,
                            journal_path=path, state_dir=journal.parent, resume=continuing,
                            rollback=rollback or ())
         return wiring.session(settings_ or settings(), token=TOKEN, state_dir=journal.parent,
