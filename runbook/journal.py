@@ -218,7 +218,7 @@ class Journal:
             # The last record may be half on disk: one more after it would
             # bury the tear in the middle, where reopening cannot heal it.
             raise JournalWriteError(self._failure)
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = _line(record)
         if event in _SYNCED and (gone := self._gone(record)) is not None:
             # Checked where a change follows, not for every line of output:
             # a stat is cheap beside the fsync these records get anyway.
@@ -228,10 +228,7 @@ class Journal:
             code = record.get("exit_code") if event == Record.RUN_END else None
             raise JournalWriteError(gone, code if isinstance(code, int) else None)
         try:
-            # A lone surrogate (a path given in bytes that are not UTF-8, as
-            # Python decodes argv) goes in as its JSON escape: the line stays
-            # UTF-8 and reads back as given (review 57a, F4: it raised).
-            self._append(line.encode("utf-8", "backslashreplace"), sync=event in _SYNCED)
+            self._append(line, sync=event in _SYNCED)
         except OSError as exc:
             if self._began_empty and not self._written:
                 self._failure = self._not_begun(exc)
@@ -439,14 +436,19 @@ def _stopped_here(how: str, refused: dict[str, Any]) -> bytes:
     from runbook.model import Outcome
 
     if _its_own_end(refused):
-        record = {**refused, "journal_lost_at_end": how}
-        return (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
-            "utf-8", "backslashreplace")
+        return _line({**refused, "journal_lost_at_end": how})
     before = {key: refused[key] for key in ("event", "step", "n") if key in refused}
-    record = {"ts": refused["ts"], "mono": refused["mono"], "event": Record.RUN_END.value,
-              "outcome": Outcome.FAILED.value, "exit_code": Outcome.FAILED.exit_code,
-              "journal_lost": how, "before": before}
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+    return _line({"ts": refused["ts"], "mono": refused["mono"], "event": Record.RUN_END.value,
+                  "outcome": Outcome.FAILED.value, "exit_code": Outcome.FAILED.exit_code,
+                  "journal_lost": how, "before": before})
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """A record as its journal line. A lone surrogate (a path given in bytes
+    that are not UTF-8, as Python decodes argv) goes in as its JSON escape:
+    the line stays UTF-8 and reads back as given (review 57a, F4: it raised)."""
+    return (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
+        "utf-8", "backslashreplace")
 
 
 # The last bytes of the journal compared with the run's own at each record
