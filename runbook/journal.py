@@ -167,6 +167,9 @@ class Journal:
         # Where the run's records were kept, where another file took the
         # journal's place (its exit lines read this copy: review 60c, F4).
         self.kept_beside: Path | None = None
+        # How the journal went, and where its records were kept, where it
+        # went as the cutover ended: the run's last records go on there.
+        self._ending: tuple[str, Path] | None = None
         try:
             self._heal(fd)
         except BaseException:
@@ -218,6 +221,8 @@ class Journal:
             # The last record may be half on disk: one more after it would
             # bury the tear in the middle, where reopening cannot heal it.
             raise JournalWriteError(self._failure)
+        if self._ending is not None:
+            return self._write_kept(record)
         line = _line(record)
         if event in _SYNCED and (gone := self._gone(record)) is not None:
             # Checked where a change follows, not for every line of output:
@@ -227,6 +232,8 @@ class Journal:
             # process ends with its code, not as a run that failed.
             code = record.get("exit_code") if event == Record.RUN_END else None
             raise JournalWriteError(gone, code if isinstance(code, int) else None)
+        if self._ending is not None:
+            return record  # the cutover's end, kept with the records before it (_gone)
         try:
             self._append(line, sync=event in _SYNCED)
         except OSError as exc:
@@ -259,7 +266,10 @@ class Journal:
         on into the cutover recording into a removed file), None while it does.
         What was recorded so far is written back, to its path where that is
         free, else beside it, for --resume and the way back to read, with the
-        run's end: it stops here, before `refused` (_stopped_here)."""
+        run's end: it stops here, before `refused` (_stopped_here). Where
+        `refused` is the cutover's end, the run's work is over: that end is
+        kept with the rest, and the run's last records follow it there
+        (_write_kept), None said yet."""
         if self._fd is None:
             return None
         try:
@@ -275,21 +285,23 @@ class Journal:
             how = "written over in place (the same file, other contents)"
         else:
             how = "removed" if here is None else "replaced by another file"
-        kept = self._keep(self.path if here is None else None, _stopped_here(how, refused))
+        # The cutover's end is written only once the run's last step is over:
+        # nothing acts after it, so the run ends as it really did, and the
+        # host's record of the cutover closes as it would have (the run ended
+        # failed and left that record open: the next run took the stream
+        # manager as down).
+        ending = refused.get("event") == Record.CUTOVER_END.value
+        kept = self._keep(self.path if here is None else None,
+                          _line(refused) if ending else _stopped_here(how, refused))
         if kept is not None and kept != self.path:
             self.kept_beside = kept
+        if ending and kept is not None:
+            self._ending = (how, kept)
+            return None
         if _its_own_end(refused):
             # Nothing was left to act on: the run ended, and its end is kept
             # with the rest (review 61b, F5).
-            ended = f"with its end ({refused['outcome']}, exit {refused.get('exit_code')})"
-            if kept is None:
-                then = "; what the run had recorded could not be written back"
-            elif kept == self.path:
-                then = f"; what the run had recorded, {ended}, is back in its place"
-            else:
-                then = (f"; what the run had recorded, {ended}, is in {kept}: move the file now "
-                        f"at {self.path} aside and put {kept} in its place")
-            return f"the journal was {how} as the run ended ({self.path}){then}"
+            return self._gone_as_it_ended(how, kept, refused)
         if kept is None:
             then = ": what the run had recorded could not be written back"
         elif kept == self.path:
@@ -308,6 +320,50 @@ class Journal:
         # it cuts the command that goes on (trial 60, F8).
         return f"the journal was {how} during the run ({self.path}); stopped rather than " \
             f"act unrecorded{then}"
+
+    def _gone_as_it_ended(self, how: str, kept: Path | None, end: dict[str, Any]) -> str:
+        """What the run says of a journal that went as it ended, `end` the
+        run-end it kept (where `kept`, if anywhere)."""
+        ended = f"with its end ({end['outcome']}, exit {end.get('exit_code')})"
+        if kept is None:
+            then = "; what the run had recorded could not be written back"
+        elif kept == self.path:
+            then = f"; what the run had recorded, {ended}, is back in its place"
+        else:
+            then = (f"; what the run had recorded, {ended}, is in {kept}: move the file now "
+                    f"at {self.path} aside and put {kept} in its place")
+        return f"the journal was {how} as the run ended ({self.path}){then}"
+
+    def _write_kept(self, record: dict[str, Any]) -> dict[str, Any]:
+        """One of the run's last records, after its journal went as the
+        cutover ended, added to the records kept (_gone). Its run-end, kept
+        as the run ended, is refused as any end whose journal went is
+        (JournalWriteError with the run's exit code), which says so."""
+        assert self._ending is not None
+        how, kept = self._ending
+        end = record["event"] == Record.RUN_END
+        if end:
+            record = {**record, "journal_lost_at_end": how}
+        try:
+            fd = os.open(kept, os.O_WRONLY | os.O_APPEND)
+            try:
+                view = memoryview(_line(record))
+                while view:
+                    view = view[os.write(fd, view):]
+                if end or record["event"] in _SYNCED:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._failure = (f"the journal was {how} as the run ended ({self.path}); its last "
+                             f"records could not be added to what was kept in {kept} "
+                             f"({exc.strerror or exc})")
+            raise JournalWriteError(self._failure) from None
+        if end and _its_own_end(record):
+            self._failure = self._gone_as_it_ended(how, kept, record)
+            code = record.get("exit_code")
+            raise JournalWriteError(self._failure, code if isinstance(code, int) else None)
+        return record
 
     def _then(self, first: str, journal: Path, plain: str, kept: str = "") -> str:
         """': {first}, then' the command that goes on with the run in

@@ -473,6 +473,53 @@ async def test_a_journal_removed_mid_run_stops_it_before_the_next_action(
     assert replay(tmp_path / "run.jsonl").state("removes") is StepState.IN_DOUBT
 
 
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+@pytest.mark.parametrize("way_back", [False, True])
+async def test_a_journal_removed_just_before_the_cutovers_end_keeps_the_runs_own_end(
+        tmp_path: Path, how: str, way_back: bool) -> None:
+    """The journal removed (or replaced) after the last step of the cutover
+    (or of the way back) was done, before the cutover's end was recorded: the
+    run had done its work, yet the records written back ended it failed
+    (exit 1, "stopped rather than act unrecorded") and this machine's record
+    of the cutover stayed open, so the next run took the stream manager as
+    down. The records kept end as the run did, cutover ended, with its own
+    exit code, and the host's record closes as when the journal stays."""
+    last = "back" if way_back else "cut"
+    path = tmp_path / "run.jsonl"
+
+    class TakesTheJournalAway(ScriptedFrontEnd):
+        def tell(self, event: Any) -> None:
+            super().tell(event)
+            if isinstance(event, StepChanged) and event.report.id == last \
+                    and event.report.state is StepState.DONE:
+                path.unlink()
+                if how == "replaced":
+                    path.write_text("someone else's\n")
+
+    front = TakesTheJournalAway()
+    options: dict[str, Any] = dict(rollback=[Say("back", phase=Phase.ROLLBACK)],
+                                   rollback_after="cut") if way_back else {}
+    outcome = Outcome.ROLLED_BACK if way_back else Outcome.DONE
+    with pytest.raises(JournalWriteError) as raised:
+        await run_steps(tmp_path, [Say("a"), Say("cut", phase=Phase.CUTOVER, changes=True)],
+                        front, **options)
+    said = str(raised.value)
+    assert raised.value.exit_code == outcome.exit_code, said
+    assert f"was {how if how == 'removed' else 'replaced by another file'} as the run ended" \
+        in said and "rather than act unrecorded" not in said, said
+    kept = path if how == "removed" else tmp_path / "run-kept.jsonl"
+    ends = [r["event"] for r in read(kept) if r["event"] in ("cutover-end", "run-end")]
+    assert ends == ["cutover-end", "run-end"], ends
+    history = replay(kept)
+    assert history.outcome == outcome.value and history.exit_code == outcome.exit_code, \
+        history.how_it_ended()
+    assert history.downtime_s is not None and not history.journal_lost, history
+    state = HostState(tmp_path, "sm", 22)
+    assert state.cutover() is None, "the host's record of the cutover stayed open"
+    assert state.ended(history.cutover_started or "") == \
+        ("rolled back" if way_back else "upgraded")
+
+
 async def test_a_signal_stops_the_run_when_the_journal_cannot_take_its_record(
         tmp_path: Path) -> None:
     """SIGTERM while a step's command runs and the journal's disk is full: the
