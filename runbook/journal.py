@@ -20,7 +20,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -602,21 +602,35 @@ def kept_copy(journal: Path) -> Path | None:
     return max(copies, key=lambda path: path.stat().st_mtime, default=None)
 
 
-def kept_later(journal: Path, beside: Path | None = None) -> Path | None:
-    """The copy a run kept beside `journal` as it went under it (kept_copy)
-    where that copy holds more of the run than the journal does: its records
-    begin with the journal's and go on. An older copy put in the journal's
-    place, whose last steps and end the run recorded in the copy alone
-    (operator trial 60, F10). `beside`: where the run's journal was, where
-    `journal` is a copy of it given from elsewhere (the way back's --journal)."""
-    kept = kept_copy(beside or journal)
-    if kept is None:
-        return None
+def kept_later(journal: Path, elsewhere: Iterable[Path] = ()) -> Path | None:
+    """The copy a run kept as its journal went under it (Journal._keep:
+    NAME-kept.jsonl, NAME-kept-2.jsonl, ...) where that copy holds more of the
+    run than `journal` does: its records begin with the journal's and go on.
+    An older copy put in the journal's place, whose last steps and end the
+    run recorded in the kept copy alone (operator trial 60, F10). Looked for
+    beside `journal` and in the folders `elsewhere`, where the run's journal
+    may have been (for a copy given from another folder: the way back's
+    --journal, --resume --journal); by its records, not its name, which a
+    copy need not keep. Of several, the one that holds the most."""
     try:
-        ours, theirs = journal.read_bytes(), kept.read_bytes()
+        ours = journal.read_bytes()
     except OSError:
         return None
-    return kept if len(theirs) > len(ours) and theirs.startswith(ours) else None
+    if not ours:
+        return None  # nothing to tell one run's records by
+    found, most = None, len(ours)
+    for folder in dict.fromkeys([journal.parent, *elsewhere]):
+        for path in sorted(folder.glob("*-kept*.jsonl")):
+            try:
+                if not path.is_file() or path.stat().st_size <= most \
+                        or path.samefile(journal):
+                    continue
+                theirs = path.read_bytes()
+            except OSError:
+                continue
+            if theirs.startswith(ours):
+                found, most = path, len(theirs)
+    return found
 
 
 def unwritten(path: Path) -> bool:

@@ -2286,6 +2286,59 @@ def test_rollback_refuses_a_copy_made_after_the_cutover_began_but_older_than_the
     assert str(kept) in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("where", ["state folder", "host record"])
+def test_resume_refuses_a_copy_from_elsewhere_older_than_the_one_its_run_kept(
+        tmp_path: Path, where: str) -> None:
+    """`run --resume --journal COPY`, the copy from another folder (a backup),
+    older than the records its run kept as NAME-kept.jsonl when its journal
+    was replaced under it: the kept copy was looked for beside COPY alone, so
+    the run went on from the older copy, unaware of the steps recorded after
+    it. It is looked for where the run's journal was too: the folder runs
+    keep their journals in, and the journal this machine's record of a
+    cutover under way names. The refusal names the kept copy."""
+    import re
+
+    from runbook.hoststate import HostState
+    from runbook.journal import Journal, Record
+
+    config = _closed_port_config(tmp_path)
+    port = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert port is not None
+    state = tmp_path / "state"
+    env = {"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)}
+    # The run's journal: in the state folder, as runs keep theirs, or given
+    # with --journal to a folder of the operator's, its cutover under way.
+    folder = state / "runbook" if where == "state folder" else tmp_path / "ops"
+    folder.mkdir(parents=True)
+    path = folder / "run-20261207-0100.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config=str(config), host=f"ubuntu@127.0.0.1:{port.group(1)}",
+                  steps=["delete-nodegroups", "recreate"], rehearsal=False)
+    if where == "host record":
+        host = HostState(state / "runbook", "127.0.0.1", int(port.group(1)))
+        began = host.begin_cutover(path).began
+        journal.write(Record.CUTOVER_START, step="delete-nodegroups", began=began)
+    copy = path.read_bytes()  # the operator's backup
+    journal.write(Record.STEP_START, step="recreate")
+    journal.write(Record.ACTION_START, step="recreate", n=1)
+    journal.close()
+    # The journal replaced under the run, which kept its records beside it.
+    kept = folder / "run-20261207-0100-kept.jsonl"
+    kept.write_bytes(path.read_bytes())
+    path.write_text("someone else's\n")
+    backup = tmp_path / "backup" / "tonight.jsonl"
+    backup.parent.mkdir()
+    backup.write_bytes(copy)
+
+    result = runbook("run", str(config), "--headless", "--yes", "--resume", "--journal",
+                     str(backup), env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert str(kept) in line and "older than" in line, line
+    assert "resuming" not in result.stdout, result.stdout[-2000:]
+
+
 def test_the_claim_by_hand_is_removed_without_sudo_where_host_sudo_is_false(
         tmp_path: Path) -> None:
     """Review 61b, F9: the way by hand said `sudo rm -r` of the claim even with

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -26,6 +26,7 @@ from runbook.cli.wiring import session
 
 if TYPE_CHECKING:
     from runbook.config import Settings
+    from runbook.hoststate import HostState
     from runbook.journal_replay import Replay
     from runbook.model import Outcome
     from runbook.opening import Opening
@@ -52,12 +53,16 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
                 state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
                 host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None,
                 say: Callable[[str], None] = print,
-                go_on: Callable[[Path], str | None] | None = None) -> Prepared:
+                go_on: Callable[[Path], str | None] | None = None,
+                home: Path | None = None) -> Prepared:
     """The session the arguments ask for, ready to open (through `tap`, which a
     rehearsal's faults listen with), after the refusals; its journal and the
     earlier run it continues. The opening offers the TUI an unfinished run too.
     `go_on`: the command that goes on with a run in a journal, for a journal
-    that fails to name (Session.go_on); by default the one the exit lines give."""
+    that fails to name (Session.go_on); by default the one the exit lines give.
+    `home`: the folder runs keep their journals in unless --journal says
+    otherwise, where `folder` is --journal's (the copy a run kept as its
+    journal went is looked for there too: refuse_an_older_copy)."""
     from dataclasses import replace  # here: it brings inspect, which --help never needs
 
     from runbook.earlier_runs import unfinished
@@ -71,7 +76,9 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         settings = replace(settings, headless=True)
     if getattr(args, "take_over_host", False):
         settings = replace(settings, take_over_host=True)
-    earlier = _resume_from(args, settings, folder, state_dir, say) if offer_resume else None
+    elsewhere = _where_its_journal_was(host_state(settings, state_dir), home or folder)
+    earlier = _resume_from(args, settings, folder, state_dir, say, elsewhere) \
+        if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
     refuse_sets_the_template_refuses(settings, earlier)
     # The host's unfinished run, where a new one is asked for: the TUI offers
@@ -80,7 +87,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         if earlier is None and offer_resume and args.journal is None else None
     anew = bool(getattr(args, "new_run", False))
     offered = earlier or (found if not is_headless(args) and not anew else None)
-    refuse_an_older_copy(offered)
+    if earlier is None:  # --resume's own was refused before it was said to go on
+        refuse_an_older_copy(offered, elsewhere)
     # The TUI offers the cutover's own run (only continuing it, while the
     # stream manager is down): not refused, as a new run beside it is.
     refuse_a_second_cutover(host_state(settings, state_dir),
@@ -164,9 +172,10 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
 
 def _resume_from(
     args: argparse.Namespace, settings: Settings, folder: Path, state_dir: Path,
-    say: Callable[[str], None] = print
+    say: Callable[[str], None] = print, elsewhere: Iterable[Path] = ()
 ) -> Replay | None:
-    """The unfinished run --resume continues; None for a new run."""
+    """The unfinished run --resume continues; None for a new run. `elsewhere`:
+    where its journal may have been (refuse_an_older_copy)."""
     from runbook.config import ConfigError
     from runbook.earlier_runs import unfinished
     from runbook.journal import IN_USE, in_use
@@ -204,6 +213,7 @@ def _resume_from(
             # Before anything is said of going on: the commands that go on
             # would name the very run refused here (trial).
             raise ConfigError(str(earlier.path), IN_USE)
+        refuse_an_older_copy(earlier, elsewhere)
         if not settings.rehearsal and earlier.config is not None and \
                 os.path.realpath(earlier.config) != os.path.realpath(settings.source):
             say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
@@ -234,23 +244,43 @@ def _resume_from(
     return None
 
 
-def refuse_an_older_copy(offered: Replay | None, beside: Path | None = None) -> None:
-    """Refused: going on from a journal older than the copy its run kept
-    beside it as the journal went under it (journal.kept_later): an older
-    copy put back. The steps and end recorded in the copy alone would be
-    unknown to the run that goes on (operator trial 60, F10), or to the way
-    back, which would leave what they made (review 61b, F1). `beside`: where
-    the run's journal was, for a copy given from elsewhere."""
+def refuse_an_older_copy(offered: Replay | None, elsewhere: Iterable[Path] = ()) -> None:
+    """Refused: going on from a journal older than the copy its run kept as
+    the journal went under it (journal.kept_later): an older copy put back.
+    The steps and end recorded in the kept copy alone would be unknown to the
+    run that goes on (operator trial 60, F10), or to the way back, which
+    would leave what they made (review 61b, F1). `elsewhere`: the folders
+    the run's journal may have been in, for a copy given from another one
+    (_where_its_journal_was)."""
     from runbook.config import ConfigError
     from runbook.journal import kept_later
 
     if offered is None or offered.path is None:
         return
-    kept = kept_later(offered.path, beside)
+    kept = kept_later(offered.path, elsewhere)
     if kept is not None:
         raise ConfigError(str(offered.path), f"is older than {kept}, which its run kept as "
                           "this journal went under it, and holds less of that run: put that "
                           "copy in its place (cp), then run this again")
+
+
+def _where_its_journal_was(host: HostState, home: Path) -> list[Path]:
+    """Where a journal given from another folder (a backup, --resume
+    --journal COPY) was written by its run, for the copy that run kept as
+    its journal went to be found (a copy from elsewhere was checked only
+    against what lay beside it): `home`, where runs keep their journals,
+    and the folder of the journal this machine's record of a cutover under
+    way names, which may be one of the operator's (--journal)."""
+    from runbook.hoststate import HostStateError
+
+    folders = [home]
+    try:
+        under_way = host.cutover()
+    except HostStateError:
+        under_way = None  # a damaged record: the refusal of a second cutover says so
+    if under_way is not None and under_way.journal:
+        folders.append(Path(under_way.journal).parent)
+    return folders
 
 
 def _nothing_to_resume(args: argparse.Namespace, settings: Settings, folder: Path) -> str:

@@ -64,6 +64,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     from runbook.config import ConfigError
     from runbook.journal_replay import replay
     from runbook.standing import said_time
+    from runbook.statedir import default_dir
 
     never = host.drop_cutover_never_begun()
     if never is not None and (args.journal is None or never.journalled_in(args.journal)):
@@ -112,7 +113,8 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     # The host record's size check passes a copy made after the cutover
     # began; the copy the run kept as the journal went under it tells that
     # one from the whole (review 61b, F1: recreate's groups were left).
-    lifecycle.refuse_an_older_copy(history, Path(under_way.journal) if under_way else None)
+    lifecycle.refuse_an_older_copy(history, [default_dir()] + (
+        [Path(under_way.journal).parent] if under_way else []))
     return journal, _cutover_to_undo(history, settings)
 
 

@@ -71,7 +71,7 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
         settings = replace(settings, token_typed=config_mod.token_was_typed(settings))
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
                                          state_dir=default_dir(), offer_resume=True,
-                                         stopper=stopper, say=say)
+                                         stopper=stopper, say=say, home=default_dir())
     try:
         outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
     finally:
