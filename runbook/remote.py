@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import asyncssh
 from asyncssh.constants import MSG_IGNORE
 
-from runbook import filewrite, jobs, upload
+from runbook import filewrite, jobs, lost_writes, upload
 from runbook.config import HostSettings
 from runbook.sftp import LOST, SFTP_LOST
 from runbook.sharedshell import SharedShell, ShellUnavailable
@@ -223,20 +223,10 @@ def _acknowledge_early(conn: asyncssh.SSHClientConnection) -> None:
     acknowledge()
 
 
-class _WritesAfterALoss(logging.Filter):
-    """asyncio logs "socket.send() raised exception." for every write after the
-    fifth on a transport that is gone; SFTP's writes in flight when a session
-    dies are dozens of them (trial: 39 lines on stderr, which read as a crash,
-    and over the TUI). The loss itself is what Remote acts on: it reconnects,
-    or says the outcome is unknown. The lines add nothing to that."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != "socket.send() raised exception."
-
-
-# On the process's asyncio logger once, at import: a Remote is what opens
-# the connections whose losses it would otherwise report.
-logging.getLogger("asyncio").addFilter(_WritesAfterALoss())
+# asyncio's line for each write after a connection's loss, dropped in the
+# process once, at import: a Remote is what opens the connections whose
+# losses it acts on, and says (lost_writes).
+lost_writes.quiet()
 
 
 class Remote:

@@ -174,3 +174,41 @@ def test_a_host_only_terminal_shows_no_bare_asyncio_line_for_a_client_gone(
     assert ran.returncode == 0, said
     assert "socket.send() raised exception" not in said, said
     assert said.count("a client's connection dropped") == 1, said
+
+
+_TUI_HOST_AND_A_CLIENT_GONE = """
+import asyncio, sys
+from runbook.cli.door import command_line
+from runbook.cli.rehearse import Rehearsal
+from runbook.stopping import Stopper
+from tests.test_rehearsal_host_only import _writes_to_a_client_gone
+
+async def main() -> None:
+    args = command_line().parse_args(["rehearse", "--sandbox", sys.argv[1]])
+    rehearsal = Rehearsal(args, [])
+    try:
+        # What the TUI awaits after its first paint: the host is up, in this
+        # process, and serves while the operator reads the first question.
+        await rehearsal.opening(Stopper())()
+        await _writes_to_a_client_gone()
+    finally:
+        await rehearsal.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_the_tuis_own_rehearsal_host_lets_no_bare_asyncio_line_through(tmp_path: Path) -> None:
+    """`runbook rehearse` (the TUI) runs its rehearsal host in its own
+    process. `--host-only`'s host took asyncio's bare "socket.send() raised
+    exception." (writes to a client gone) out of the terminal, but the TUI's
+    host did not: until the run's own connection was made, nothing did, and
+    the line went out under the screen, or to the terminal once it was left.
+    Both hosts go through the one filter now."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    ran = subprocess.run([sys.executable, "-c", _TUI_HOST_AND_A_CLIENT_GONE,
+                          str(tmp_path / "sb")], capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=120)
+    said = ran.stdout + ran.stderr
+    assert ran.returncode == 0, said
+    assert "socket.send() raised exception" not in said, said

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import logging
 import os
 import shlex
 import sys
@@ -168,14 +167,20 @@ async def _the_host_alone(args: argparse.Namespace) -> int:
     SIGTERM), running no step and claiming nothing on it, so that a `runbook
     run` against it, as the README has it, is not refused by the rehearsal's
     own claim (trial 60, F6)."""
-    import asyncio
-
+    from runbook.lost_writes import said_once
     from runbook.rehearsal.host import RehearsalHost
 
     host = RehearsalHost(args.sandbox, dist_size=args.dist_size, scenario=args.scenario)
-    quiet = _ClientsGone()
-    asyncio_log = logging.getLogger("asyncio")
-    asyncio_log.addFilter(quiet)
+    # A client killed while the host still sent to it (trial 61, F7): said
+    # once, in runbook's words. This process holds no client of its own, so
+    # the line can only be the host's.
+    with said_once(lambda words: print(words, file=sys.stderr, flush=True)):
+        return await _serve_alone(host)
+
+
+async def _serve_alone(host: RehearsalHost) -> int:
+    import asyncio
+
     try:
         await host.start()
         print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}",
@@ -186,30 +191,7 @@ async def _the_host_alone(args: argparse.Namespace) -> int:
         await asyncio.Event().wait()
     finally:
         await host.stop()
-        asyncio_log.removeFilter(quiet)
     return 0
-
-
-class _ClientsGone(logging.Filter):
-    """asyncio's "socket.send() raised exception.", logged bare (no handler:
-    logging's last resort) for each write to a connection its client reset,
-    from the fifth on: a runbook killed while the host still sent to it
-    (trial 61, F7). Said once, in runbook's words; the host goes on."""
-
-    SAID = ("rehearsal host: a client's connection dropped while the host was still "
-            "sending to it (a runbook killed, say); the host goes on serving the others")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.said = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.getMessage() != "socket.send() raised exception.":
-            return True
-        if not self.said:
-            self.said = True
-            print(self.SAID, file=sys.stderr, flush=True)
-        return False
 
 
 class Rehearsal:

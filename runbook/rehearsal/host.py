@@ -49,6 +49,7 @@ import asyncssh
 import javaproperties
 
 import runbook
+from runbook import lost_writes
 from runbook.hoststate import cutover_under_way_in
 from runbook.rehearsal import (
     SANDBOX_ENV,
@@ -635,6 +636,10 @@ class RehearsalHost:
     async def start(self) -> None:
         if self._started:
             return
+        # asyncio's bare line for each write to a client gone is kept off the
+        # terminal (and from under the TUI, whose host this may be) before
+        # the host serves anyone, as --host-only's is (lost_writes).
+        lost_writes.quiet()
         # Refused before anything is made: the fake service would take a pace
         # it cannot read for the fast one, and the journal would say so.
         raw = os.environ.get(cloud.PACE_ENV, "")
