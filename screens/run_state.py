@@ -129,9 +129,14 @@ class RunState:
     not_undone: tuple[str, ...] = ()
     nothing_to_undo: tuple[str, ...] = ()
     run_error: str | None = None
-    # The run_error is a refusal before the run began (another run's claim
-    # on the host): nothing ran, and there is no journal to report on.
+    # The run_error is a refusal for the host's claim (another run's, or
+    # sudo refused): this run changed nothing on the host, and there is no
+    # journal of it to report on. Made as the run began, or at the first
+    # step to change the host (the host out of reach for the claim as the
+    # run began), whose id is `refused_at`: the steps that only look may
+    # have run before it.
     refused: bool = False
+    refused_at: str | None = None
     # Whose claim on the host the run took (JournalNote): what serves is
     # then not the run's to say.
     taken_from: str | None = None
@@ -336,6 +341,17 @@ class RunState:
         self.run_error = error
         self.refused = refused
         changed = [self.running] if self.running is not None else []
+        if refused and self.running is not None:
+            # Refused at its claim, before its first action: the step is as
+            # it was before (the journal takes the run back: Executor.run),
+            # not "running" on under a run that ended.
+            self.refused_at = self.running
+            earlier = self.previous.steps.get(self.running) if self.previous else None
+            self.states[self.running] = earlier.state.value \
+                if earlier is not None and earlier.state.value in SETTLED \
+                else StepState.PENDING.value
+            self.reports.pop(self.running, None)
+            self.running = None
         if error is None and outcome is Outcome.STOPPED and self.running is not None:
             # Cut off mid-step: the journal has it started and never ended.
             self.states[self.running] = StepState.IN_DOUBT.value
@@ -345,6 +361,15 @@ class RunState:
         if self.run_started is not None:
             self.connection = "closed"
         return changed
+
+    def ran_before_the_refusal(self) -> list[StepCard]:
+        """The steps this run ran before its claim was refused: only steps
+        that look at the host run unclaimed (Executor.claim_host)."""
+        if not self.refused or self.refused_at is None:
+            return []
+        ran = (StepState.PENDING.value, StepState.RUNNING.value, StepState.SKIPPED.value)
+        return [card for card in self.cards if card.id in self.reports
+                and card.id != self.refused_at and self.reports[card.id].state.value not in ran]
 
     # --- questions the views ask ------------------------------------------------------
 

@@ -298,3 +298,62 @@ async def test_a_claim_that_cannot_be_made_reads_as_a_refusal_not_an_error(
             assert "ConfigError" not in shown and "sudo refused" in shown, shown
             assert "run refused" in shown and "w writes the report" not in shown, shown
             app.exit()
+
+
+async def test_a_claim_refused_after_steps_ran_says_what_ran_not_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host out of reach for the claim as the run began, the steps that
+    only look went on unclaimed and passed; then sudo was taken away, and
+    the claim before the first step that changes the host was refused. The
+    hint said "The run was refused, and nothing ran", under rows showing
+    preflight and new-database done (and export-config's row running on).
+    It says where the run stands: which steps ran, that they only looked,
+    where the run was refused, and that it changed nothing on the host."""
+    from runbook import claim as host_claim
+    from runbook.rehearsal import armed
+    from runbook.shell import RemoteError
+    from screens.dialogs import ConfirmDialog
+    from tests.rehearsal import rehearsal_host, rehearsal_session
+
+    real = host_claim.take
+    reached: list[bool] = []
+
+    async def out_of_reach_until_a_change(*args: Any, **kw: Any) -> Any:
+        if not reached:  # the only stand-in: the claim's connection cut off
+            raise RemoteError("cannot connect to 127.0.0.1:22: Connection refused")
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(host_claim, "take", out_of_reach_until_a_change)
+    journal = tmp_path / "runs" / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest")
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                for step in ("preflight", "new-database", "export-config"):
+                    await until(lambda step=step: app.asking is not None
+                                and app.asking.report.id == step, timeout=60,
+                                what=f"{step}'s question")
+                    if step == "export-config":  # sudo taken away, the host reached again
+                        armed.arm(host.sandbox, "permission-denied")
+                        reached.append(True)
+                    await pilot.press("enter")
+                    await until(lambda: isinstance(app.screen, ConfirmDialog),
+                                what="the confirmation")
+                    await pilot.press("y")
+                await until(lambda: app.runner is not None and app.runner.is_finished,
+                            timeout=60, what="the refusal")
+                await until(lambda: app.run_state.run_error is not None, what="the error")
+                await pilot.pause()
+                assert isinstance(app.runner.error, host_claim.ClaimRefused), app.runner.error
+                shown = " ".join(screen_text(app).replace("│", " ").split())
+                assert "sudo refused" in shown, shown
+                assert "nothing ran" not in shown, shown
+                assert "Steps 1 and 2 ran" in shown and "only looked" in shown, shown
+                assert "refused at step 3" in shown, shown
+                assert "this run changed nothing on the host" in shown, shown
+                # Refused before its first action: not "running" under a run that ended.
+                assert app.run_state.states["export-config"] == "pending", app.run_state.states
+                app.exit()
+        finally:
+            armed.lift(host.sandbox, "permission-denied")
