@@ -1328,6 +1328,13 @@ def unconfirmed_on_api_4(saved: dict[str, Any], new_api: str | None) -> list[str
     return [f"warning: {line}; {_UNCONFIRMED}" for line in lines]
 
 
+def reads_alarms(api_version: str | None) -> bool:
+    """export-config reads the scale-out alarm thresholds from a live API of
+    this version: 3.x, whose AlarmController maps the GET (5.1.1, 6.2.0;
+    facts audit 61, F13); the 4.0 docs show only the POST (FACTS section 2.2)."""
+    return str(api_version).startswith("3.")
+
+
 NO_FLEET = ("warning: the live stream manager has no nodegroups, so there is nothing to "
             "recreate after the cutover. If another run's cutover deleted them, the fleet is "
             "gone: stop here, and go on with that run's journal instead")
@@ -1363,12 +1370,25 @@ class ExportConfig(Red5Step):
             p.api_call("GET", "admin/configurations/scalepolicy"),
             p.api_call("GET", "admin/configurations/scalepolicy/{name}",
                        why="for each scale policy"),
-            p.api_call("GET", SCALEOUT_ALARM + "?type={role}",
-                       why=f"for each of {', '.join(SCALEOUT_ROLES)}, where the live API is "
-                           "3.x (5.1, 6.2): the scale-out alarm threshold, for recreate to "
-                           "name where it differs from the new database's"),
+            *self._alarm_reads(p),
             Note(f"saved in {where} (mode 600)"),
         ]
+
+    @staticmethod
+    def _alarm_reads(p: Plan) -> list[Action]:
+        """The thresholds' GET, where run sends it: a 3.x live API. By the API
+        preflight heard, else Red5's table for the live release; shown with
+        its condition where neither is known yet (`runbook plan`). A 4.0 live
+        is not asked (facts audit 61 follow-up: its plan listed the GET all
+        the same)."""
+        live_api = p.facts.api_version or red5.api_version(p.facts.live_version)
+        if live_api is not None and not reads_alarms(live_api):
+            return []
+        where = f"(API {live_api})" if live_api else "where the live API is 3.x (5.1, 6.2)"
+        return [p.api_call("GET", SCALEOUT_ALARM + "?type={role}",
+                           why=f"for each of {', '.join(SCALEOUT_ROLES)}, {where}: the "
+                               "scale-out alarm threshold, for recreate to name where it "
+                               "differs from the new database's")]
 
     async def check(self, ctx: Ctx) -> Check:
         state = ctx.host_state
@@ -1491,7 +1511,7 @@ class ExportConfig(Red5Step):
             snapshot["scalepolicies"][name] = await ctx.act(
                 api.api_call("GET", f"admin/configurations/scalepolicy/{name}"),
                 partial(api.get_scalepolicy, name))
-        if str(api.version).startswith("3."):
+        if reads_alarms(api.version):
             # 5.1.1 and 6.2.0 read them (AlarmController, javap; facts audit
             # 61, F13); the 4.0 docs only set them, so a 4.0 live keeps none.
             alarms: dict[str, float] = {}

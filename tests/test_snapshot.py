@@ -535,3 +535,31 @@ async def test_an_export_of_no_nodegroups_warns_and_delete_nodegroups_plans_none
     kept = [n for n, r in enumerate(records) if r.get("kind") == "snapshot"]
     assert said and kept and said[0] < kept[0], front.text()[-3000:]
     assert any(isinstance(a, Note) and a.text == DELETES_NONE for a in plan), plan
+
+
+@pytest.mark.parametrize(("heard", "live", "shown"), [
+    ("4.0", None, False), (None, "11.1.0.b835", False),
+    ("3.1", None, True), (None, "6.2.0.b406", True), (None, None, True)])
+def test_export_configs_plan_shows_the_alarm_reads_only_where_they_are_sent(
+        heard: str | None, live: str | None, shown: bool) -> None:
+    """Facts audit 61 follow-up: export-config reads each role's scale-out
+    alarm threshold where the live API is 3.x only (the 4.0 docs show only
+    the POST), yet its plan listed the GET for a 4.0 live too: the operator
+    confirmed a call that was never sent. The API preflight heard decides,
+    else Red5's table for the live release; where neither is known yet
+    (`runbook plan`), the plan keeps the GET with its condition."""
+    from runbook.config import load
+    from runbook.model import ApiCall
+    from runbook.smapi import SCALEOUT_ALARM
+    from runbook.step import PlanContext
+    from steps.facts import Red5Facts
+    from steps.prepare import ExportConfig
+
+    settings = load(Path(__file__).parents[1] / "sample-configs/production.example.toml")
+    facts = Red5Facts(api_version=heard, live_version=live)
+    plan = ExportConfig().plan(PlanContext(settings, lambda *a, **k: "", facts))
+    alarm = [action for action in plan if isinstance(action, ApiCall)
+             and SCALEOUT_ALARM in action.path]
+    assert bool(alarm) is shown, alarm
+    if alarm and (heard or live):
+        assert "where the live API is 3.x" not in alarm[0].why, alarm
