@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runbook.hoststate import origins_to_rebuild
-from runbook.smapi import StreamManagerAPI
+from runbook.smapi import SCALEOUT_ROLES, StreamManagerAPI
 from steps.common import being_deleted, standing_origins
 
 # How many differences are named before the rest are counted: the message
@@ -25,15 +25,24 @@ async def fleet_now(api: StreamManagerAPI) -> dict[str, Any]:
     """The live fleet in the snapshot's shape (nodegroups with their nodes,
     launch configs and scale policies by name), read without journalling:
     a look, as a check takes one. Groups being deleted are left out, as
-    export-config leaves them out, and named under "going"."""
+    export-config leaves them out, and named under "going". Where the API is
+    3.x, each role's scale-out alarm threshold too, as export-config keeps
+    them (facts audit 61 follow-up: one changed since was not seen, and
+    recreate named the stale one); read beside the nodes, no read later."""
     listed, configs, policies = await asyncio.gather(
         api.list_nodegroups(), api.list_launchconfigs(), api.list_scalepolicies())
     groups = [group for group in listed if not being_deleted(group)]
-    nodes, config_bodies, policy_bodies = await asyncio.gather(
+    roles = SCALEOUT_ROLES if str(api.version).startswith("3.") else ()
+    nodes, config_bodies, policy_bodies, thresholds = await asyncio.gather(
         asyncio.gather(*(api.list_nodes(group["name"]) for group in groups)),
         asyncio.gather(*(api.get_launchconfig(name) for name in configs)),
-        asyncio.gather(*(api.get_scalepolicy(name) for name in policies)))
+        asyncio.gather(*(api.get_scalepolicy(name) for name in policies)),
+        asyncio.gather(*(api.scaleout_threshold(role) for role in roles)))
+    alarms = {"scaleout_alarms": {role: value for role, value
+                                  in zip(roles, thresholds, strict=True)
+                                  if value is not None}} if roles else {}
     return {
+        **alarms,
         "nodegroups": [{**group, "nodes": found}
                        for group, found in zip(groups, nodes, strict=True)],
         "going": sorted(str(group["name"]) for group in listed if being_deleted(group)),
@@ -67,7 +76,21 @@ def changes(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
         found += [f"{kind} {name} is new" for name in sorted(is_.keys() - was.keys())]
         found += [f"{kind} {name} changed" for name in sorted(was.keys() & is_.keys())
                   if was[name] != is_[name]]
-    return found
+    return found + _thresholds_changed(saved, now)
+
+
+def _thresholds_changed(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """The scale-out alarm thresholds the snapshot keeps (a 3.x live's) that
+    the live stream manager no longer has: recreate names the snapshot's.
+    Nothing where either side has none (a 4.0 live, a snapshot from before
+    they were kept): there is nothing of them to go stale."""
+    was, is_ = saved.get("scaleout_alarms"), now.get("scaleout_alarms")
+    if not isinstance(was, Mapping) or not isinstance(is_, Mapping):
+        return []
+    return [f"the scale-out alarm threshold of {role} is "
+            + (f"{is_[role]:g} % now" if role in is_ else "no longer read")
+            + f", {value:g} % in the snapshot"
+            for role, value in was.items() if is_.get(role) != value]
 
 
 def origins_changed(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:

@@ -116,3 +116,65 @@ async def test_a_saved_origin_on_its_way_out_is_not_launched_again(tmp_path: Pat
     made = [r for r in read(journal) if r.get("kind") == NODEGROUP_RECREATED]
     assert [r["origins"] for r in made if r["launch_config"] == edited[0]] == [1], made
     assert len(groups) == len(made), groups
+
+
+def test_a_scaleout_threshold_changed_since_the_snapshot_is_a_change() -> None:
+    """Facts audit 61 follow-up: a 3.x snapshot keeps each role's scale-out
+    alarm threshold, which recreate names where it differs from the new
+    database's; one changed on the live stream manager since was no change to
+    the fleet's look, so recreate named the stale one. Only where both sides
+    read them (a 4.0 live keeps none, nor did snapshots before F13)."""
+    alarms = {"edge": 75.0, "origin": 60.0, "relay": 60.0, "transcoder": 60.0}
+    saved = {**fleet(group("a", "inservice")), "scaleout_alarms": alarms}
+    now = {**fleet(group("a", "inservice")), "scaleout_alarms": {**alarms, "edge": 80.0}}
+    assert changes(saved, now) == [
+        "the scale-out alarm threshold of edge is 80 % now, 75 % in the snapshot"]
+    gone = {role: value for role, value in alarms.items() if role != "relay"}
+    assert changes(saved, {**now, "scaleout_alarms": {**gone, "edge": 75.0}}) == [
+        "the scale-out alarm threshold of relay is no longer read, 60 % in the snapshot"]
+    assert changes(saved, {**now, "scaleout_alarms": alarms}) == []
+    # A snapshot without them (4.0, or taken before F13) has none to go stale.
+    assert changes(fleet(group("a", "inservice")), now) == []
+
+
+async def test_a_threshold_changed_after_export_is_taken_again_before_the_cutover(
+        tmp_path: Path) -> None:
+    """The same on the rehearsal's 6.2 (API 3.1): prepared one day, the edge
+    threshold raised the next, resumed in the window. export-config's look
+    at the fleet now reads the thresholds too: it names the change and takes
+    the snapshot again, so recreate names the threshold the old stream
+    manager has now, not the one it had."""
+    import json
+
+    from runbook.executor import Answer, Decision, Outcome
+    from runbook.journal_replay import replay
+    from runbook.rehearsal import cloud
+    from runbook.session import Session
+    from steps import procedure
+    from steps.facts import Red5Facts
+    from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+    from tests.scripted import ScriptedFrontEnd
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        with cloud.locked_state(host.sandbox) as state:
+            state.database(*host.old_db)["scaleout_alarms"] = {"edge": 75.0}
+        first = ScriptedFrontEnd({"upload": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED, first.text()[-2000:]
+        with cloud.locked_state(host.sandbox) as state:
+            state.database(*host.old_db)["scaleout_alarms"] = {"edge": 80.0}
+        second = ScriptedFrontEnd({"upload": Decision(Answer.STOP)})
+        assert await rehearse(host, second, journal, resume=replay(journal)) \
+            is Outcome.STOPPED, second.text()[-2000:]
+        assert "export-config" in second.asked, second.asked
+        said = [line for step, _, line in second.lines if step == "export-config"]
+        assert any("threshold of edge is 80 % now, 75 % in the snapshot" in line
+                   for line in said), said
+        snapshots = sorted((host.sandbox / ".operator").rglob("snapshots/*.json"))
+        assert json.loads(snapshots[-1].read_text())["scaleout_alarms"]["edge"] == 80.0
+        preview = Session(rehearsal_settings(host), procedure(), Red5Facts(),
+                          token=host.api_token, journal_path=journal,
+                          state_dir=host.sandbox / ".operator", isolated=True,
+                          resume=replay(journal)).preview()
+    notes = [a.render() for a in preview["recreate"] or [] if "threshold" in a.render()]
+    assert len(notes) == 1 and "edge: 80 %" in notes[0], notes
