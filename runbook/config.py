@@ -121,6 +121,11 @@ class Settings:
     # steps that use them say so. Set by `runbook rehearse`, never by a
     # config file; a production run never says it.
     rehearsal_stand_ins: bool = False
+    # Where the host keeps its cgroup tree, in which stop-service reads the
+    # red5pro unit's control group: systemd's place on every host; a
+    # rehearsal host keeps a stand-in in its sandbox (data README). Set by
+    # `runbook rehearse`, never by a config file.
+    cgroup_root: str = "/sys/fs/cgroup"
     # `runbook rehearse` without --sandbox or --keep: its host and sandbox go
     # as it ends, so --resume has nothing to go on with. Set by the CLI.
     rehearsal_throwaway: bool = False

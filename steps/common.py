@@ -511,19 +511,55 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # was most of each listing. (Not pgrep -f: procps 3.3 matches only a command
 # line's first 4 KiB, and a jsvc line with a long classpath can name java only
 # after that.) Lines: "/" first, then P<TAB>pid<TAB>red5.root<TAB>command line
-# for each process, then S<TAB>path<TAB>identity for each folder found.
-_JAVA_PROCESSES = (  # double quotes only: shown inside sh -c '...', it reads as written
-    "stat -L -c %d:%i /; "
-    "k=-Dred5.roo; k=${k}t=; "
-    "grep -Hsa -e \"[j]ava\" -e \"[j]svc[.]exec\" -e \"[-]Dred5[.]root=\" /proc/[0-9]*/cmdline "
-    "| tr \"\\0\" \" \" | { "
-    "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
-    "case $d in \"\"|*[!0-9]*) continue ;; esac; "
-    "r=${a##*$k}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
-    "printf \"P\\t%s\\t%s\\t%s\\n\" \"$d\" \"$r\" \"$a\"; "
-    "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
-    "[ $# -eq 0 ] || stat -L --printf \"S\\t%n\\t%d:%i\\n\" -- \"$@\" 2>/dev/null; true; }"
-)
+# for each process, then S<TAB>path<TAB>identity for each folder found. $m
+# keeps the pids printed, for the unit's look (unit_processes_script).
+def _listing(unit_look: str = "") -> str:
+    keep, kept = ("m=; ", "m=\"$m $d \"; ") if unit_look else ("", "")
+    return (  # double quotes only: shown inside sh -c '...', it reads as written
+        "stat -L -c %d:%i /; "
+        "k=-Dred5.roo; k=${k}t=; "
+        "grep -Hsa -e \"[j]ava\" -e \"[j]svc[.]exec\" -e \"[-]Dred5[.]root=\" /proc/[0-9]*/cmdline "
+        "| tr \"\\0\" \" \" | { " + keep +
+        "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
+        "case $d in \"\"|*[!0-9]*) continue ;; esac; "
+        "r=${a##*$k}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
+        "printf \"P\\t%s\\t%s\\t%s\\n\" \"$d\" \"$r\" \"$a\"; " + kept +
+        "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
+        + unit_look +
+        "[ $# -eq 0 ] || stat -L --printf \"S\\t%n\\t%d:%i\\n\" -- \"$@\" 2>/dev/null; true; }"
+    )
+
+
+_JAVA_PROCESSES = _listing()
+
+def unit_processes_script(cgroup_root: str, unit: str = "red5pro") -> str:
+    """The listing, with the processes of `unit`'s control group: a server
+    the unit started is in it whatever its command line names (facts audit
+    61, F12 follow-up), where the command-line match stays for one started by
+    hand (the procedure's "kill the running server"). systemd names the group
+    (`systemctl show -p ControlGroup`: empty for a unit with none, "/" for the
+    root group, whose every process is no server: neither is read), and its
+    cgroup.procs lists the pids in it, one a line, a pid perhaps twice (the
+    kernel's cgroup-v2 doc), under `cgroup_root` (Settings.cgroup_root):
+    cgroup v2's tree, else the hybrid layout's unified/ or the legacy
+    layout's name=systemd tree, systemd/ (systemd.io CGROUP_DELEGATION,
+    "Three Different Tree Setups"). In the same script, so no round trip more: one
+    systemctl, and where the group holds a process the match missed, one grep
+    for their command lines. Added lines: C<TAB>group, G<TAB>pid for each pid
+    in it, Q<TAB>pid<TAB><TAB>command line for each the match missed."""
+    root = quote(cgroup_root.rstrip("/") or "/")
+    return _listing(
+        f"c=$(systemctl show -p ControlGroup {quote(unit)} 2>/dev/null); "
+        "c=${c#ControlGroup=}; n=; "
+        f"case $c in /?*) for f in {root}\"$c\" {root}/unified\"$c\" {root}/systemd\"$c\"; do "
+        "[ -r \"$f/cgroup.procs\" ] || continue; printf \"C\\t%s\\n\" \"$c\"; "
+        "while read -r g; do case $g in \"\"|*[!0-9]*) continue ;; esac; "
+        "printf \"G\\t%s\\n\" \"$g\"; case \"$m\" in *\" $g \"*) ;; "
+        "*) m=\"$m $g \"; n=\"$n /proc/$g/cmdline\"; set -- \"$@\" \"/proc/$g/cwd\" ;; esac; "
+        "done < \"$f/cgroup.procs\"; break; done ;; esac; "
+        "[ -z \"$n\" ] || grep -Hsa \"\" $n | tr \"\\0\" \" \" | while IFS= read -r l; do "
+        "d=${l%%/cmdline:*}; d=${d#/proc/}; case $d in \"\"|*[!0-9]*) continue ;; esac; "
+        "printf \"Q\\t%s\\t\\t%s\\n\" \"$d\" \"${l#*/cmdline:}\"; done; ")
 
 
 @dataclass(frozen=True)
@@ -533,16 +569,25 @@ class JavaProcess:
     cwd: str | None  # device:inode of its working directory
     red5_root: str | None  # device:inode of the folder -Dred5.root names
     args: str
+    # The unit's control group, where the listing looked there and found it in
+    # it (unit_processes_script); None otherwise.
+    unit_group: str | None = None
+    # Its command line names java, jsvc.exec or -Dred5.root=; False for one
+    # found in the unit's control group only.
+    named: bool = True
 
 
-def java_processes_command(p: AnyContext) -> str:
-    return privileged_script(_JAVA_PROCESSES, p.settings.host.sudo)
+def java_processes_command(p: AnyContext, *, unit: bool = False) -> str:
+    """The listing as root; `unit`: with the red5pro unit's control group."""
+    script = unit_processes_script(p.settings.cgroup_root) if unit else _JAVA_PROCESSES
+    return privileged_script(script, p.settings.host.sudo)
 
 
-async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
+async def java_processes(ctx: Ctx, *, unit: bool = False) -> tuple[list[JavaProcess], str | None]:
     """Every java process on the host, and the identity of / (to tell a
-    daemon that never changed its working directory)."""
-    result = await ctx.probe(java_processes_command(ctx))
+    daemon that never changed its working directory); `unit`: and every
+    process of the red5pro unit's control group."""
+    result = await ctx.probe(java_processes_command(ctx, unit=unit))
     if not result.ok:
         raise _cannot(("list", "listed"), "the host's processes", result)
     listing = parse_java_processes(result.stdout)
@@ -554,23 +599,32 @@ async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
 
 
 def parse_java_processes(output: str) -> tuple[list[JavaProcess], str | None]:
-    """What the listing script printed, as processes and the identity of /."""
+    """What the listing script printed, as processes and the identity of /.
+    A pid of the unit's group with no command line left (gone meanwhile) is
+    not a process."""
     lines = output.splitlines()
     slash = lines[0].strip() if lines else None
-    listed: list[tuple[str, str, str]] = []
+    listed: dict[str, tuple[str, str, bool]] = {}
     ids: dict[str, str] = {}
+    group: str | None = None
+    grouped: set[str] = set()
     for line in lines[1:]:
         kind, _, rest = line.partition("\t")
-        if kind == "P":
+        if kind in ("P", "Q"):
             pid, root_path, args = [*rest.split("\t", 2), "", ""][:3]
-            if pid.isdigit():
-                listed.append((pid, root_path, args))
+            if pid.isdigit() and pid not in listed:
+                listed[pid] = (root_path, args, kind == "P")
         elif kind == "S":
             path, _, identity = rest.rpartition("\t")
             ids[path] = identity
+        elif kind == "C":
+            group = rest
+        elif kind == "G" and rest.isdigit():
+            grouped.add(rest)
     found = [JavaProcess(int(pid), ids.get(f"/proc/{pid}/cwd"),
-                         ids.get(root_path) if root_path else None, args.strip())
-             for pid, root_path, args in listed]
+                         ids.get(root_path) if root_path else None, args.strip(),
+                         group if pid in grouped else None, named)
+             for pid, (root_path, args, named) in listed.items()]
     return found, slash
 
 

@@ -481,18 +481,24 @@ class StopService(Red5Step):
     phase = Phase.CUTOVER
     destructive = True
     summary = (
-        "Finds the java process(es) running from the old install (it still runs from the "
-        "renamed folder) and kills them with kill -9, as the procedure does."
+        "Finds the server processes of the old install (it still runs from the renamed "
+        "folder): by command line, and every process in the red5pro unit's control group "
+        "whatever its command line; kills them with kill -9, as the procedure does."
     )
     caution = "Under jsvc there are two processes; both go."
 
     def plan(self, p: Plan) -> list[Action]:
         shown = p.facts.red5_processes
-        actions: list[Action] = [Shell(java_processes_command(p),
+        unit_only = p.facts.scratch.unit_only
+        actions: list[Action] = [Shell(java_processes_command(p, unit=True),
                                        "server processes (a command line naming java, "
-                                       "jsvc.exec or -Dred5.root=) and the folder each runs "
-                                       "from")]
-        actions += [Note(f"pid {pid}: {args}") for pid, args in shown.items()]
+                                       "jsvc.exec or -Dred5.root=, and every process in the "
+                                       "red5pro unit's control group, systemctl show -p "
+                                       "ControlGroup) and the folder each runs from")]
+        actions += [Note(f"pid {pid}: {args}" + (
+            f" (in the red5pro unit's control group {unit_only[pid]}; its command line names "
+            "none of java, jsvc.exec, -Dred5.root=)" if pid in unit_only else ""))
+            for pid, args in shown.items()]
         pids = list(shown) or ["<PID>"]
         actions.append(Shell(root(p, "kill -9 " + " ".join(pids))))
         return actions
@@ -505,13 +511,21 @@ class StopService(Red5Step):
         a jsvc without -cwd) has only its -Dred5.root path, which names the new
         tree once promote-new has run; but nothing has started the new tree
         before start-service, so a server placed there by its path is the old
-        one too (review: it was left running, and the upgrade ended done)."""
-        listing = await java_processes(ctx)
+        one too (review: it was left running, and the upgrade ended done).
+
+        And every process in the red5pro unit's control group, whatever its
+        command line: the unit started it, and the unit has run the old
+        release only, unless one runs from the new tree (someone started the
+        unit after promote-new), which is left as before (facts audit 61, F12
+        follow-up: a server the unit ran under another name was left running)."""
+        listing = await java_processes(ctx, unit=True)
         found = running_from(listing, await old_tree(ctx))
         slash = listing[1]
         promoted = await folder_id(ctx, live_dir(ctx))
         found += [proc for proc in running_from(listing, promoted)
                   if proc.cwd in (None, slash) and proc not in found]
+        found += [proc for proc in listing[0] if proc.unit_group and proc not in found
+                  and (proc.cwd in (None, slash) or proc.cwd != promoted)]
         return found
 
     async def _old_pids(self, ctx: Ctx) -> set[int]:
@@ -520,6 +534,8 @@ class StopService(Red5Step):
     async def check(self, ctx: Ctx) -> Check:
         found = await self._old_servers(ctx)
         ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
+        ctx.facts.scratch.unit_only = {str(proc.pid): str(proc.unit_group) for proc in found
+                                       if proc.unit_group and not proc.named}
         if not found:
             return Check(True, "no java process runs from the old install")
         return Check(False, f"running: {', '.join(str(proc.pid) for proc in found)}")
@@ -532,6 +548,11 @@ class StopService(Red5Step):
         if not pids:
             ctx.info("the processes shown in the plan have already exited")
             return
+        for pid, group in ctx.facts.scratch.unit_only.items():
+            if int(pid) in pids:
+                ctx.info(f"pid {pid} runs in the red5pro unit's control group {group}, though "
+                         "its command line names none of java, jsvc.exec, -Dred5.root=: "
+                         "killed with the rest")
         result = await ctx.sh(root(ctx, "kill -9 " + " ".join(map(str, pids))), check=False)
         if not result.ok and set(pids) & await self._old_pids(ctx):
             raise StepFailed(f"kill failed: {result.last_error_line()}")

@@ -107,6 +107,9 @@ class Red5Scratch:
     token_fault_on: bool = False
     # start-service: this run's failure has looked whether the service runs
     left_looked: bool = False
+    # stop-service: pid -> the red5pro unit's control group, of each process
+    # it found there whose command line the match missed (its plan says so)
+    unit_only: dict[str, str] = field(default_factory=dict)
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on
     proven: dict[str, tuple[int, str]] = field(default_factory=dict)

@@ -1035,3 +1035,35 @@ async def test_systemctl_show_gives_the_start_timeout_in_effect_as_systemd_write
     assert (await conn.run(show + " --value", check=True)).stdout == "15s\n"
     (drop_in / "timeout.conf").write_text("[Service]\nTimeoutStartSec=infinity\n")
     assert (await conn.run(show, check=True)).stdout == "TimeoutStartUSec=infinity\n"
+
+
+async def test_systemctl_answers_the_units_control_group_the_way_systemd_does(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit 61, F12 follow-up: stop-service asks systemd for the unit's
+    control group (`systemctl show -p ControlGroup red5pro`) and reads the
+    processes in it from the cgroup tree. systemd answers a service's path
+    below system.slice while the unit runs and the empty string for a unit
+    with no control group (its dbus-unit.c); the rehearsal's host keeps a
+    stand-in of the tree in its sandbox (data README), whose cgroup.procs
+    lists the JVM and jsvc's controlling process while they run."""
+    conn = await ssh_connect(bare_host)
+    asked = "systemctl show -p ControlGroup red5pro"
+    assert (await conn.run(asked)).stdout == "ControlGroup=\n"
+    assert (await conn.run("sudo systemctl start red5pro")).exit_status == 0
+    pid = bare_host.service_pid()
+    assert pid is not None
+    shown = await conn.run(asked)
+    assert (shown.stdout, shown.exit_status) == ("ControlGroup=/system.slice/red5pro.service\n", 0)
+    value = await conn.run("systemctl show -p ControlGroup --value red5pro.service")
+    assert value.stdout == "/system.slice/red5pro.service\n"
+    procs = sandbox.cgroup_root(bare_host.sandbox) / "system.slice/red5pro.service/cgroup.procs"
+    listed = [int(line) for line in procs.read_text().split()]
+    jsvc = [p for p in owned_processes(bare_host.sandbox)
+            if sandbox.proc_cmdline(p).startswith("jsvc.exec ")]
+    assert pid in listed and sorted(listed) == sorted(jsvc), (listed, jsvc)
+    assert (await conn.run("systemctl stop red5pro")).exit_status == 0
+    assert (await conn.run(asked)).stdout == "ControlGroup=\n"
+    await until(lambda: procs.read_text() == "", what="the stopped unit's group to empty")
+    other = await conn.run("systemctl show -p ControlGroup nginx")
+    assert other.stdout == "ControlGroup=\n"

@@ -1117,6 +1117,44 @@ async def test_stop_service_kills_a_server_known_only_by_its_red5_root(tmp_path:
             by_hand.wait()
 
 
+async def test_stop_service_kills_a_process_of_the_units_control_group_whatever_it_is_called(
+        tmp_path: Path) -> None:
+    """Facts audit 61, F12 follow-up: stop-service knew the server by its
+    command line only (java, jsvc.exec, -Dred5.root=), so a process the unit
+    started under another name (a wrapper, a renamed JVM) was left running
+    beside the new release. It now reads the unit's control group too, kills
+    what runs there with the rest, and names such a process in the plan."""
+    from runbook.rehearsal import sandbox
+    from tests.polling import until
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.sandbox / "usr/local/red5pro"
+        procs = sandbox.cgroup_root(host.sandbox) / "system.slice/red5pro.service/cgroup.procs"
+        await until(lambda: procs.exists() and procs.read_text().strip(),
+                    what="the unit's control group to list its server")
+        sleep = "import time; time.sleep(600)"
+        helper = subprocess.Popen(
+            ["bash", "-c", f'exec -a red5-helper {sys.executable} -c "{sleep}"'], cwd=live)
+        try:
+            # Started by the unit, as its JVM's child would be: in its group.
+            with procs.open("a") as listed:
+                listed.write(f"{helper.pid}\n")
+            front = ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)})
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+            assert outcome is Outcome.STOPPED, front.text()[-3000:]
+            assert front.final_state("stop-service") == "done", front.text()[-3000:]
+            await until(lambda: helper.poll() is not None, 10,
+                        what="the unit's process to be killed")
+            shown = [action.render() for action in front.plans["stop-service"]]
+            named = [line for line in shown if f"pid {helper.pid}:" in line]
+            assert len(named) == 1 and "red5-helper" in named[0], shown
+            assert "control group /system.slice/red5pro.service" in named[0], named
+            assert "ControlGroup" in shown[0], shown[0]
+        finally:
+            helper.kill()
+            helper.wait()
+
+
 async def test_the_way_back_before_start_service_leaves_the_old_server_known_by_its_root(
         tmp_path: Path) -> None:
     """Step review (stop 49): the way back taken between promote-new and
@@ -1301,6 +1339,71 @@ def test_the_server_listing_finds_a_jsvc_server_whose_command_line_names_no_jvm(
         assert {process.pid for process in started} <= pids
         assert not [process for process in found if "[j]" in process.args
                     or "stat -L" in process.args]
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("layout", ["", "/unified", "/systemd"])
+def test_the_unit_listing_finds_its_control_groups_processes_whatever_their_command_line(
+        tmp_path: Path, layout: str) -> None:
+    """Facts audit 61, F12 follow-up: a server the unit started is in the
+    unit's control group whatever its command line names. The listing asks
+    systemd for the group (`systemctl show -p ControlGroup red5pro`) and reads
+    its cgroup.procs under the cgroup tree (/sys/fs/cgroup on cgroup v2,
+    unified/ and systemd/ below it in systemd's hybrid and legacy layouts):
+    a process the command-line match missed is listed as such, with the
+    folder it runs from; one both found is listed once. The root group ("/")
+    and no group ("") list nothing from the tree."""
+    from steps.common import parse_java_processes, unit_processes_script
+
+    sleep = "import time; time.sleep(30)"
+    tree = tmp_path / "red5pro"
+    tree.mkdir()
+    bin_dir, root = tmp_path / "bin", tmp_path / "cgroup"
+    bin_dir.mkdir()
+    answer = tmp_path / "answer"
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\ncat {answer}\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    group = root / layout.lstrip("/") / "system.slice/red5pro.service"
+    group.mkdir(parents=True)
+    started = [
+        subprocess.Popen(["bash", "-c", f'exec -a red5-server {sys.executable} -c "{sleep}"'],
+                         cwd=tree),
+        subprocess.Popen(["bash", "-c", f'exec -a jsvc.exec {sys.executable} -c "{sleep}"'],
+                         cwd=tree),
+        subprocess.Popen(["bash", "-c", f'exec -a not-ours {sys.executable} -c "{sleep}"'],
+                         cwd=tree),
+    ]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    try:
+        time.sleep(0.3)
+        # A pid may show twice (the kernel's cgroup-v2 doc); a gone one has
+        # no command line left to name it by.
+        group.joinpath("cgroup.procs").write_text(
+            f"{started[0].pid}\n{started[1].pid}\n{started[0].pid}\n{gone.pid}\n")
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+        def listed(said: str) -> list[Any]:
+            answer.write_text(said)
+            done = subprocess.run(["sh", "-c", unit_processes_script(str(root))],
+                                  capture_output=True, text=True, timeout=30, env=env)
+            assert done.returncode == 0, done.stderr
+            mine = {s.pid for s in started} | {gone.pid}
+            return sorted((p for p in parse_java_processes(done.stdout)[0] if p.pid in mine),
+                          key=lambda p: p.pid)
+
+        found = listed("ControlGroup=/system.slice/red5pro.service\n")
+        ident = f"{os.stat(tree).st_dev}:{os.stat(tree).st_ino}"
+        assert [(p.pid, p.named, p.unit_group, p.cwd) for p in found] == [
+            (started[0].pid, False, "/system.slice/red5pro.service", ident),
+            (started[1].pid, True, "/system.slice/red5pro.service", ident)], found
+        assert found[0].args.startswith("red5-server -c import time"), found[0].args
+        for nothing in ("ControlGroup=/\n", "ControlGroup=\n", ""):
+            assert [p.pid for p in listed(nothing)] == [started[1].pid], nothing
+            assert listed(nothing)[0].unit_group is None
     finally:
         for process in started:
             process.kill()

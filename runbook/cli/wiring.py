@@ -126,6 +126,7 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     from dataclasses import replace
 
     from runbook import config as config_mod
+    from runbook.rehearsal import sandbox
     from runbook.rehearsal.sandbox import write_private
 
     # The rehearsal's decisions are the operator's to edit in the editor: a
@@ -139,4 +140,5 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     # The journal records it: a fast rehearsal's cutover time is no estimate
     # for a real one.
     return replace(settings, rehearsal_pace=host.pace, rehearsal_scenario=host.scenario.name,
-                   rehearsal_stand_ins=host.scenario.new.stand_in)
+                   rehearsal_stand_ins=host.scenario.new.stand_in,
+                   cgroup_root=str(sandbox.cgroup_root(host.sandbox)))

@@ -182,6 +182,15 @@ def unit_file(sandbox: Path) -> Path:
     return sandbox / "lib" / "systemd" / "system" / "red5pro.service"
 
 
+def cgroup_root(sandbox: Path) -> Path:
+    """The rehearsal host's stand-in for the cgroup tree (/sys/fs/cgroup): a
+    real control group needs root and cgroup delegation, which neither a test
+    machine nor an operator's rehearsal has. The systemctl shim keeps the
+    unit's group there (data README), and `runbook rehearse` points runbook
+    at it (Settings.cgroup_root)."""
+    return sandbox / "sys" / "fs" / "cgroup"
+
+
 def home_dir(sandbox: Path, user: str) -> Path:
     return sandbox / "home" / user
 
