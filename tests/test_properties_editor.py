@@ -138,8 +138,19 @@ def screen_text(app: App) -> str:
 
 async def go_to(pilot: Pilot, screen: PropertiesReviewScreen, key: str) -> None:
     keys = key_list(screen)
-    keys.highlighted = keys.get_option_index(key)
-    await pilot.pause()
+    index = keys.get_option_index(key)
+    moved = keys.highlighted != index
+    detail = screen.query_one("#review-detail", Static)
+    before = str(detail.render())
+    keys.highlighted = index
+    # The detail follows the highlight through a message that bubbles to the
+    # screen: on a loaded machine one pause can come back before it is handled
+    # (full suite, 2026-12-07: the detail still showed the first key).
+    for _ in range(100):
+        await pilot.pause()
+        if not moved or str(detail.render()) != before:
+            return
+    raise AssertionError(f"the detail never moved to {key}")
 
 
 def sha256(path: Path) -> str:
