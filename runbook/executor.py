@@ -42,9 +42,19 @@ from runbook.events import (
 )
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
+from runbook.jobs import LEFT_RUNNING
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.journal_replay import Replay, StepHistory
-from runbook.model import ALREADY_DONE, Action, Check, Leaves, Phase, StepReport, StepState
+from runbook.model import (
+    ALREADY_DONE,
+    Action,
+    Check,
+    Leaves,
+    Phase,
+    StepReport,
+    StepState,
+    wall_clock,
+)
 
 # At home in the model, which screens load before the engine; the engine's
 # callers name it here still.
@@ -247,6 +257,9 @@ class Executor(Generic[F]):
         remote.on_reconnecting = lambda attempt, wait, reason: self._tell(
             Reconnecting(remote.target, attempt, wait, reason), Record.RECONNECTING,
             host=remote.target, attempt=attempt, wait_s=round(wait, 1), reason=reason)
+        remote.on_left_running = self._left_running_on_host
+        # The steps whose command a stop could not reach the host to end.
+        self._unstopped: set[str] = set()
         # Wall clock, not monotonic: a resumed run counts downtime from the
         # cutover start that an earlier process recorded; the host's own
         # record wins, as it survives a lost or restarted journal.
@@ -421,6 +434,26 @@ class Executor(Generic[F]):
             self._stop_asked = step_id
             task.cancel()
         return True
+
+    def _left_running_on_host(self, job: str, limit: float, until: float) -> None:
+        """A stop (an abort, x) could not reach the host: the command runs on
+        there until its own limit. Said in one line under its step, and
+        journalled as a note for `runbook log`, the report and the exit lines
+        (the TUI's output is gone once it quits)."""
+        said = (f"could not reach the host to stop its command: it runs on there until its "
+                f"time limit of {limit:g}s ends it, by {wall_clock(until)} at the latest. To "
+                f"look at it on the host: ps -s \"$(cut -d' ' -f1 ~/.runbook/jobs/{job})\" "
+                "lists what still runs of it. A retry, or a resumed run, waits for it first")
+        # RunContext names a job by its step first (job_name).
+        step = next((sid for sid in self.reports if job.rsplit("-", 2)[0] == sid),
+                    next(iter(self._running()), ""))
+        if step:
+            self._unstopped.add(step)
+        # The abort goes on whatever the journal does (abort()).
+        with contextlib.suppress(JournalWriteError):
+            self.journal.write(Record.NOTE, step=step, kind=LEFT_RUNNING, text=said,
+                               warning=True, job=job, until=round(until))
+        self.front.tell(Output(step, "info", said, True) if step else JournalNote(said))
 
     def _running(self) -> list[str]:
         """The steps running now, in the procedure's order."""
@@ -1316,8 +1349,14 @@ class Executor(Generic[F]):
         report = self.reports[step.id]
         if earlier is not None and earlier.state is StepState.IN_DOUBT:
             started = "; ".join(earlier.in_flight) or "the step"
-            how = (f"in the earlier run the operator aborted it while it ran {started} (a command "
-                   "was told to stop; a request already sent stands)" if earlier.aborted else
+            # Its stop may not have reached the host (_left_running_on_host).
+            unreached = self.resume is not None and any(
+                note.get("kind") == LEFT_RUNNING and note.get("step") == step.id
+                for note in self.resume.notes)
+            told = "the host could not be reached to stop its command" if unreached else \
+                "a command was told to stop"
+            how = (f"in the earlier run the operator aborted it while it ran {started} ({told}; "
+                   "a request already sent stands)" if earlier.aborted else
                    f"the earlier run started {started} and never heard how it ended")
             # What the check found, said: it is what decides between a wait, a
             # retry and the way back (TUI trial: only "not in place").
@@ -1457,11 +1496,15 @@ class Executor(Generic[F]):
             # ends the run).
             self.journal.write(Record.ABORTED, steps=[step.id], went_on=True)
             report.stopped = True
+            told = ("runbook could not reach the host to stop what it had running there, "
+                    "which runs on until its time limit (its output says when)"
+                    if step.id in self._unstopped else
+                    "anything it had running on the host was told to stop")
+            self._unstopped.discard(step.id)
             state, detail = StepState.IN_DOUBT, (
-                "stopped by the operator while it ran: anything it had running on the host "
-                "was told to stop, and a request it had already sent stands (its output "
-                "says which were sent). Whether its work is whole is not known: try again, "
-                "which looks at the host before it runs anything")
+                f"stopped by the operator while it ran: {told}, and a request it had already "
+                "sent stands (its output says which were sent). Whether its work is whole is "
+                "not known: try again, which looks at the host before it runs anything")
         else:
             if self._stop_asked == step.id:
                 # The stop came as the step ended, and an await that had its

@@ -32,6 +32,12 @@ _TIGHTEN = (f'for d in {_PARENT} {_FOLDER}; do [ -d "$d" ] && [ -O "$d" ] && '
            'chmod go-w -- "$d"; done 2>/dev/null; ')
 
 
+# The kind of the journal's note that a stop could not reach the host, so a
+# job runs on there until its limit (its `until`, a wall clock): the exit
+# lines say it while that may still be so.
+LEFT_RUNNING = "left-running"
+
+
 def job_name(*parts: object) -> str:
     """A file name made of the parts (step id, action number, attempt)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(p) for p in parts))[:120]

@@ -13,6 +13,9 @@ The rules this module keeps, because each one was learnt the hard way
   the backstop for a host or network that stops answering altogether;
 * a command whose exit status never arrived has an *unknown* outcome, which
   is reported as such and never treated as success;
+* a stop (an abort, x, a limit passed) tries the host once and is bounded,
+  never waiting out a reconnect; one that cannot reach the host says the
+  command runs on there until its own limit (:meth:`Remote._stopping`);
 * a file is replaced whole or not at all (:meth:`Remote.replace_file`).
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import math
@@ -27,7 +31,8 @@ import random
 import shlex
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,6 +91,26 @@ _BACKSTOP_S = 10.0
 _BOURNE_PROBE = 'r=bourne; echo "$r"'
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
+
+# How much longer than its grace period and one attempt at the host a stop of
+# a command may take (its looks and signals over a live link take a second).
+_STOP_MARGIN_S = 5.0
+
+
+@dataclass
+class _Stop:
+    """A stop of a command under way (an abort, x, a limit passed): its looks
+    and signals reach the host on the connection there is, or on one attempt
+    at a new one, never through the reconnect's minutes of backoff (review 62,
+    G1: an abort on a dead network waited them out, "reconnecting" said after
+    the operator chose to leave)."""
+
+    # Its one attempt at the host failed: what comes after fails at once.
+    unreached: bool = False
+
+
+_STOPPING: contextvars.ContextVar[_Stop | None] = contextvars.ContextVar(
+    "runbook_remote_stopping", default=None)
 
 # Shared shells kept open per connection for the next commands (sshd allows
 # ten sessions a connection by default; uploads and attaches need some).
@@ -261,6 +286,10 @@ class Remote:
         # Told before each attempt to re-open a lost connection:
         # (attempt number, seconds until it, why the last one failed).
         self.on_reconnecting: Callable[[int, float, str], None] | None = None
+        # Told when a stop could not reach the host, so the command runs on
+        # there: (its job, its limit in seconds, the wall-clock time by which
+        # the host's own limit ends it at the latest).
+        self.on_left_running: Callable[[str, float, float], None] | None = None
         # A connection that worked once and was lost is re-opened with
         # backoff for this long before the action in hand gives up.
         self.reconnect_within = reconnect_within
@@ -335,7 +364,26 @@ class Remote:
                 return self._conn
             if not self._was_connected:
                 return await self._open()
+            stop = _STOPPING.get()
+            if stop is not None:
+                return await self._reach_once(stop)
             return await self._reopen()
+
+    async def _reach_once(self, stop: _Stop) -> asyncssh.SSHClientConnection:
+        """A stop's one attempt at the host, within the connect timeout; no
+        reconnect said, no backoff (_Stop)."""
+        if stop.unreached:
+            raise RemoteError(f"{self.target}: the host could not be reached")
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                return await self._open()
+        except TimeoutError:
+            stop.unreached = True
+            raise RemoteError(f"{self.target}: the host could not be reached in "
+                              f"{self.connect_timeout:g}s") from None
+        except RemoteError:
+            stop.unreached = True
+            raise
 
     async def _reopen(self) -> asyncssh.SSHClientConnection:
         deadline = time.monotonic() + self.reconnect_within
@@ -887,10 +935,11 @@ class Remote:
             # The operator aborted: stop the command, without letting the
             # cancellation cut the stopping short. Detached: leave it be.
             if not self.detached:
-                await asyncio.shield(self._stop(process, job))
+                await asyncio.shield(self._stopping(self._stop(process, job), job,
+                                                    timeout, started))
             raise
         except TimeoutError:
-            await self._stop(process, job)
+            await self._stopping(self._stop(process, job), job, timeout, started)
             raise self._stopped_answering(timeout) from None
         except RemoteError:
             raise
@@ -929,11 +978,12 @@ class Remote:
                                                    job=job, on_output=on_output)
         except asyncio.CancelledError:
             if not self.detached:
-                await asyncio.shield(self._stop_in(shell, job))
+                await asyncio.shield(self._stopping(self._stop_in(shell, job), job,
+                                                    timeout, started))
             shell.close()
             raise
         except TimeoutError:
-            await self._stop_in(shell, job)
+            await self._stopping(self._stop_in(shell, job), job, timeout, started)
             raise self._stopped_answering(timeout) from None
         except (OSError, asyncssh.Error) as exc:
             shell.close()
@@ -952,16 +1002,49 @@ class Remote:
         return self._result(command, status, out, err, time.monotonic() - started,
                             timeout, grace)
 
-    async def _stop_in(self, shell: SharedShell, job: str | None) -> None:
+    async def _stopping(self, stop: Coroutine[Any, Any, bool], job: str | None, limit: float,
+                        started: float) -> bool:
+        """`stop`, the stop of the command `job` (its limit `limit` seconds,
+        sent at monotonic `started`), bounded: one attempt at the host, its
+        grace period, a few seconds more (_Stop). Where it could not reach
+        the host, the command runs on until its limit there, and that is told
+        (on_left_running), unless that limit has passed already. Whether the
+        stop reached the host."""
+        if _STOPPING.get() is not None:
+            # A look of a stop, cut short by that stop's bound: stopping it in
+            # turn would outlast the bound, and it changes nothing.
+            stop.close()
+            return False
+        token = _STOPPING.set(_Stop())
+        timed_out = False
+        try:
+            async with asyncio.timeout(self.term_grace + self.connect_timeout + _STOP_MARGIN_S):
+                stopped = await stop
+        except TimeoutError:
+            stopped, timed_out = False, True
+        finally:
+            _STOPPING.reset(token)
+        # The command was sent after `started`: a few seconds' latitude (the
+        # host's shell starting it), so that "at the latest" holds.
+        left = started + limit + self._grace + _BACKSTOP_S - time.monotonic()
+        if stopped or job is None or left <= 0 or not (timed_out or not self.connected):
+            return stopped
+        if self.on_left_running is not None:
+            self.on_left_running(job, limit, time.time() + left)
+        return stopped
+
+    async def _stop_in(self, shell: SharedShell, job: str | None) -> bool:
         """Stop the command a shared shell runs, from another channel: by its
         job record, else TERM to the shell's children (`timeout` passes it on
-        to the command and sends KILL after the grace period)."""
+        to the command and sends KILL after the grace period). Whether the
+        host was told."""
         try:
             if await self._stopped_by_its_record(job):
-                return
+                return True
             await self.run(f"pkill -TERM -P {shell.pid}", timeout=10)
+            return True
         except (*LOST, OSError, asyncssh.Error, RemoteError):
-            pass
+            return False
         finally:
             shell.close()
 
@@ -1041,10 +1124,12 @@ class Remote:
                 # The job runs on without us: stop it by its record, even when
                 # no attach was open (cancelled while reconnecting).
                 if not self.detached:
-                    await asyncio.shield(self._end_detached(process, job))
+                    await asyncio.shield(self._stopping(self._end_detached(process, job),
+                                                        job, timeout, started))
                 raise
             except TimeoutError:
-                stopped = await self._end_detached(process, job)
+                stopped = await self._stopping(self._end_detached(process, job), job,
+                                               timeout, started)
                 raise OutcomeUnknown(
                     f"{self.target}: the host stopped answering about the command (limit "
                     f"{timeout:g}s); " + ("it was signalled to stop, with an unknown outcome"
@@ -1119,21 +1204,26 @@ class Remote:
             return False
 
     async def _stop(self, process: asyncssh.SSHClientProcess[Any] | None,
-                    job: str | None) -> None:
+                    job: str | None) -> bool:
+        """Stop the command of an exec request; whether it is known to have
+        ended (a channel that opened none has nothing to stop)."""
         if process is None:
-            return
+            return True
         try:
             # Through a second channel: works in a root session, and reaches
             # the workload in timeout's own process group.
             if await self._stopped_by_its_record(job):
-                return
+                return True
             process.send_signal("TERM")
             try:
-                await asyncio.wait_for(process.wait(), self.term_grace)
+                ended = await asyncio.wait_for(process.wait(), self.term_grace)
             except TimeoutError:
                 process.send_signal("KILL")
+                return False
+            # No exit status: its channel went with the connection.
+            return ended.returncode is not None
         except (*LOST, OSError, asyncssh.Error, RemoteError):
-            pass
+            return False
         finally:
             process.close()
 

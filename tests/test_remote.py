@@ -1261,8 +1261,10 @@ async def test_a_stop_whose_job_record_cannot_be_read_signals_the_command_all_th
     await remote._stop_in(shell, "upload-1")  # type: ignore[arg-type]
     assert any("pkill -TERM -P 4242" in command for command in sent), sent
     signals: list[str] = []
+    # wait() gives the completed process, as asyncssh's does: ended by the TERM.
     process = types.SimpleNamespace(send_signal=signals.append, close=lambda: None,
-                                    wait=lambda: asyncio.sleep(0))
+                                    wait=lambda: asyncio.sleep(
+                                        0, types.SimpleNamespace(returncode=-15)))
     sent.clear()
     await remote._stop(process, "upload-1")  # type: ignore[arg-type]
     assert signals == ["TERM"], (signals, sent)

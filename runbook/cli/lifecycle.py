@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -464,6 +465,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
                 f"the run's now; put {kept.name} in its place before the commands below"]
                if kept is not None else []),
              f"runbook: {service_state(history)}",
+             *(f"runbook: {line}" for line in left_running(history)),
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback,
                                                        rollback_note=note)),
@@ -478,6 +480,18 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
                         "the journal is closed")
     with contextlib.suppress(OSError):
         print("\n".join(lines), flush=True)
+
+
+def left_running(history: Replay) -> list[str]:
+    """The commands a stop could not reach the host to end (review 62, G1),
+    while their limit may not have ended them yet: said again as the run
+    ends, since the TUI's output, where it was said first, is gone then."""
+    from runbook.jobs import LEFT_RUNNING
+
+    now = time.time()
+    return [f"{note.get('step') or 'the run'}: {note.get('text')}" for note in history.notes
+            if note.get("kind") == LEFT_RUNNING and isinstance(note.get("until"), int | float)
+            and note["until"] > now]
 
 
 def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
