@@ -51,6 +51,23 @@ class Reconnecting:
 
 
 @dataclass(frozen=True)
+class ReconnectGaveUp:
+    """The SSH connection stays lost: attempts to re-open it went on for
+    `within_s` seconds and stopped (`reason`: why the last one failed). None
+    is made again until an action needs the host: after the operator's
+    answer (review 62, G8: the status line said "reconnecting" meanwhile)."""
+
+    host: str
+    within_s: float
+    reason: str
+
+    def said(self) -> str:
+        """The line the front ends show in the running step's output."""
+        return (f"SSH connection lost ({self.reason}): gave up reconnecting after "
+                f"{self.within_s:g}s")
+
+
+@dataclass(frozen=True)
 class NoEstimate:
     """The run learnt its times stand for no other's, nor another's for it
     (on a rehearsal host it was not started as one: trial 59 F5): a front end
@@ -161,6 +178,6 @@ class RunEnded:
     nothing_to_undo: tuple[str, ...] = ()
 
 
-Event = (RunStarted | Connected | Reconnecting | JournalNote | NoEstimate | StepChanged | Output
-         | Progress
+Event = (RunStarted | Connected | Reconnecting | ReconnectGaveUp | JournalNote | NoEstimate
+         | StepChanged | Output | Progress
          | CutoverStarted | CutoverEnded | WayBackStarted | Detached | RunEnded)

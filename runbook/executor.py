@@ -34,6 +34,7 @@ from runbook.events import (
     JournalNote,
     Output,
     Progress,
+    ReconnectGaveUp,
     Reconnecting,
     RunEnded,
     RunStarted,
@@ -257,6 +258,9 @@ class Executor(Generic[F]):
         remote.on_reconnecting = lambda attempt, wait, reason: self._tell(
             Reconnecting(remote.target, attempt, wait, reason), Record.RECONNECTING,
             host=remote.target, attempt=attempt, wait_s=round(wait, 1), reason=reason)
+        remote.on_gave_up = lambda within, reason: self._tell(
+            ReconnectGaveUp(remote.target, within, reason), Record.RECONNECT_GAVE_UP,
+            host=remote.target, within_s=within, reason=reason)
         remote.on_left_running = self._left_running_on_host
         # The steps whose command a stop could not reach the host to end.
         self._unstopped: set[str] = set()

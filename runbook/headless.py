@@ -27,6 +27,7 @@ from runbook.events import (
     NoEstimate,
     Output,
     Progress,
+    ReconnectGaveUp,
     Reconnecting,
     RunEnded,
     RunStarted,
@@ -498,6 +499,8 @@ class HeadlessFrontEnd:
                 self.estimate = None
             case Reconnecting():
                 self._print(self.paint(f"  ~ {event.said()}", "yellow"))
+            case ReconnectGaveUp():
+                self._print(self.paint(f"  ~ {event.said()}", "bold", "red"))
             case RunStarted(down_since=since):
                 if self.journal is not None:
                     self._print(f"journal: {self.journal}")

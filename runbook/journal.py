@@ -47,6 +47,8 @@ class Record(StrEnum):
     RUN_END = "run-end"
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
+    # The reconnect waited out its limit: the connection stays lost.
+    RECONNECT_GAVE_UP = "reconnect-gave-up"
     JOURNAL_REPAIRED = "journal-repaired"
     # The way back began: the report says what stands even if it did not finish.
     WAY_BACK = "way-back"

@@ -59,6 +59,12 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
                           f"{_said(text_of(record.get('ts')))}, after {attempts} attempt"
                           + ("" if attempts == 1 else "s")))
             attempts = 0
+        if event == Record.RECONNECT_GAVE_UP:
+            # Where the status line stopped saying "reconnecting" (review 62, G8).
+            within = record.get("within_s")
+            after = f" after {within:g}s" if isinstance(within, int | float) else ""
+            lines.append((current or RUN_MARK, f"SSH connection lost "
+                          f"({text_of(record.get('reason'))}): gave up reconnecting{after}"))
         if event == Record.RECONNECTING:
             attempts += 1
             # Under the step it cut, as the screen shows it (operator trial).

@@ -286,6 +286,9 @@ class Remote:
         # Told before each attempt to re-open a lost connection:
         # (attempt number, seconds until it, why the last one failed).
         self.on_reconnecting: Callable[[int, float, str], None] | None = None
+        # Told when the reconnect gives up: (its limit in seconds, why the
+        # last attempt failed).
+        self.on_gave_up: Callable[[float, str], None] | None = None
         # Told when a stop could not reach the host, so the command runs on
         # there: (its job, its limit in seconds, the wall-clock time by which
         # the host's own limit ends it at the latest).
@@ -395,6 +398,8 @@ class Remote:
                 min(_BACKOFF_CAP_S, 0.5 * 2 ** (attempt - 2)) * random.uniform(0.5, 1.0)
             if time.monotonic() + wait > deadline:
                 self.gave_up = True
+                if self.on_gave_up is not None:
+                    self.on_gave_up(self.reconnect_within, reason)
                 raise RemoteError(f"{self.target}: the SSH connection was lost and could not be "
                                   f"re-opened in {self.reconnect_within:g}s ({reason})")
             if self.on_reconnecting is not None:

@@ -635,6 +635,11 @@ class _Reader:
             f"({text_of(record.get('reason'))})")
         self.lost = (len(self.report.remarks) - 1, 1)
 
+    def _gave_up(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
+        within = record.get("within_s")
+        self._settle_loss("gave up reconnecting" + (
+            f" after {within:g}s" if isinstance(within, int | float) else ""))
+
     def _settle_loss(self, how: str, at: str | None = None) -> None:
         """Say what the run did after the connection was lost: `how`, with
         the attempts it made (journalled, one reconnecting record each), and
@@ -940,6 +945,7 @@ class _Reader:
 _READS: dict[str, Callable[[_Reader, dict[str, Any], str, str], None]] = {
     Record.RUN_START: _Reader._run_start,
     Record.RECONNECTING: _Reader._reconnecting,
+    Record.RECONNECT_GAVE_UP: _Reader._gave_up,
     Record.CONNECTED: _Reader._connected,
     Record.JOURNAL_REPAIRED: _Reader._journal_repaired,
     Record.DETACHED: _Reader._detached,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
-from runbook.events import Event, Output, Progress, Reconnecting, StepChanged
+from runbook.events import Event, Output, Progress, ReconnectGaveUp, Reconnecting, StepChanged
 from runbook.executor import Decision, Recovery
 from runbook.model import Action, StepReport, StepState, result_line
 from screens.messages import (
@@ -86,7 +86,7 @@ class TuiFrontEnd:
                     self.app.post_message(EngineEvent(event))
             case Progress():
                 self.app.post_message(ProgressChanged(event))
-            case Reconnecting():
+            case Reconnecting() | ReconnectGaveUp():
                 # In the running step's output too, as headless prints it
                 # (trial 59 F7: the pane showed the command as if sent, and
                 # only the status bar said the connection was gone).

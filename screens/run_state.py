@@ -59,6 +59,9 @@ FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 TROUBLE = (StepState.FAILED.value, StepState.IN_DOUBT.value)
 # What the earlier run found that a continued run starts from.
 SETTLED = (*FINISHED, *TROUBLE)
+# How the connection reads once the reconnect gave up: lost, and none is made
+# until something needs the host.
+GAVE_UP = "lost (gave up"
 
 
 @dataclass
@@ -189,6 +192,7 @@ class RunState:
             NoEstimate,
             Output,
             Progress,
+            ReconnectGaveUp,
             Reconnecting,
             RunEnded,
             RunStarted,
@@ -223,6 +227,10 @@ class RunState:
             case Reconnecting(attempt=attempt, wait_s=wait):
                 self.connection = f"lost, reconnecting (attempt {attempt}" + (
                     f", in {wait:.0f}s)" if wait >= 1 else ")")
+            case ReconnectGaveUp(within_s=within):
+                # Nothing re-opens it until the operator's answer needs the
+                # host (review 62, G8: "reconnecting" stayed meanwhile).
+                self.connection = f"{GAVE_UP} after {within:g}s)"
             case Output(step_id=step_id, line=line, warning=True):
                 self.warnings.setdefault(step_id, []).append(line)
             case CutoverStarted(began=began):
@@ -273,7 +281,8 @@ class RunState:
             self.passed.append(report.id)
         if self.stopping == report.id:
             self.stopping = None
-        if report.state is StepState.IN_DOUBT and self.connection != "connected":
+        if report.state is StepState.IN_DOUBT and self.connection != "connected" \
+                and not self.connection.startswith(GAVE_UP):
             # Only while no connection has opened since it was lost: a step
             # left in doubt after a reconnect (or by the API) says nothing of
             # the link (trial: "ssh uncertain" through minutes of steps done).

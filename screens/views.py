@@ -39,7 +39,7 @@ from screens.presentation import (
     duration,
     look,
 )
-from screens.run_state import RunState
+from screens.run_state import GAVE_UP, RunState
 
 if TYPE_CHECKING:
     from runbook.config import Settings
@@ -115,7 +115,8 @@ def _status_host(state: RunState, where: Where, *, narrow: bool, gap: str = "   
         host += [("runbook ", "bold"), ("→ ", "$text-muted")]
     host.append((state.target, "bold"))
     link_style = {"connected": "$success", "uncertain": "bold $error"}.get(
-        state.connection, "$text-muted" if state.connection != "closed" else "")
+        state.connection, "bold $error" if state.connection.startswith(GAVE_UP)
+        else "$text-muted" if state.connection != "closed" else "")
     host += [f"{gap}ssh ", (state.connection, link_style)]
     if narrow:  # below 100 columns there is no room for more (review)
         return host

@@ -65,13 +65,18 @@ class BlackHole:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.refuse()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def refuse(self) -> None:
+        """The host gone from the network the other way: connections cut,
+        new ones refused."""
         self.server.close()
         self.closed = True
         for writer in self.writers:
             writer.transport.abort()
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.append(writer)  # held open: a dead network never says no

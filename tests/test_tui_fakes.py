@@ -489,6 +489,31 @@ def test_the_link_reads_connected_again_once_a_reconnect_opened_it() -> None:
         assert state.connection == expected, (reopened, state.connection)
 
 
+def test_a_reconnect_given_up_reads_lost_not_reconnecting() -> None:
+    """Review 62, G8: the reconnect gave up after 120 s and the step whose look
+    met it failed; the status line still said "lost, reconnecting (attempt 4,
+    in 3s)" while its question waited, though nothing reconnects until the
+    operator answers. Told the give-up, it reads lost, and stays so through
+    a step left in doubt, until a connection opens again."""
+    from runbook.events import Connected, ReconnectGaveUp, Reconnecting, StepChanged
+    from screens.run_state import RunState
+
+    state = RunState(cards=[], target="u@h:22")
+    state.apply(Connected("u@h:22", "SHA256:x"), 0.0)
+    state.apply(StepChanged(StepReport("preflight", StepState.RUNNING)), 1.0)
+    for attempt, wait in ((1, 0.0), (2, 0.7), (3, 1.5), (4, 3.1)):
+        state.apply(Reconnecting("u@h:22", attempt, wait, "connection refused"), 2.0)
+    state.apply(ReconnectGaveUp("u@h:22", 120.0, "connection refused"), 130.0)
+    state.apply(StepChanged(StepReport(
+        "preflight", StepState.FAILED, "the SSH connection was lost and could not be "
+        "re-opened in 120s (connection refused)")), 130.0)
+    assert state.connection == "lost (gave up after 120s)", state.connection
+    state.apply(StepChanged(StepReport("preflight", StepState.IN_DOUBT)), 131.0)
+    assert state.connection == "lost (gave up after 120s)", state.connection
+    state.apply(Connected("u@h:22", "SHA256:x"), 140.0)
+    assert state.connection == "connected"
+
+
 def test_with_a_failures_choices_put_aside_s_says_they_wait() -> None:
     """Trial: a step failed, the operator put its choices aside (Esc), and s
     said "the runbook is checking the host; the next step is ready in a
