@@ -397,6 +397,8 @@ def still_running_here(other: Claim, where: str) -> str:
 # How a shell says it has no sudo: bash "sudo: command not found", dash
 # "sudo: not found", zsh "command not found: sudo" (exit 127 in each).
 _NO_SUDO = re.compile(r"\bsudo: (command )?not found|not found: sudo\b")
+# How sudo says it needs a terminal: `Defaults requiretty` in sudoers.
+_NEEDS_A_TTY = "must have a tty"
 
 
 def sudo_trouble(result: CommandResult) -> tuple[str, str] | None:
@@ -411,6 +413,13 @@ def sudo_trouble(result: CommandResult) -> tuple[str, str] | None:
         return ("sudo is not installed on the host",
                 "set host.sudo = false in the config if the SSH user is root; else install "
                 "sudo there and allow that user password-less sudo")
+    if said.startswith("sudo: ") and _NEEDS_A_TTY in said:
+        # Defaults requiretty (older RHEL images): password-less sudo is not
+        # the fix, and one who has it could not act on that (review 62, G7).
+        return (f"sudo refused ({said.removeprefix('sudo: ')})",
+                "remove `Defaults requiretty` for the SSH user there (sudo visudo: "
+                "`Defaults:<that user> !requiretty`), or set host.sudo = false if it logs in "
+                "as root")
     if said.startswith("sudo: "):
         return (f"sudo refused ({said.removeprefix('sudo: ')})",
                 "allow the SSH user password-less sudo there, or set host.sudo = false "
