@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 
 from runbook.config import ConfigError
 from runbook.model import duration
+from runbook.shell import answer_after
 
 if TYPE_CHECKING:
     from runbook.config import Settings
@@ -62,6 +63,10 @@ NAME = ".runbook-claim"
 # Set by Place.command: the claim folder on the install's real path, and an
 # older runbook's claim in the SSH user's home (expanded by that user's shell).
 _LOCK = '"$L"'
+# What every answer of a claim's command begins with, on a line of its own:
+# read from the last such line, as every answer of runbook's own is
+# (shell.answer_after): a login shell may print a banner first (review 62, G3).
+ANSWER = "runbook-claim"
 _OLD = '"$O"'
 LEGACY = "~/.runbook/run.lock"
 # Every look and change here is small; the host bounds it, and so does the client.
@@ -114,7 +119,8 @@ class Place:
         """`script` run as root with $L the claim folder on the install's real
         path and $O an older runbook's claim in the SSH user's home; `nodir`
         where install.dir is no folder. Where sudo refuses, nothing runs."""
-        prologue = ('L=$(cd -P -- "$1" 2>/dev/null && pwd -P) || { echo nodir; exit 0; }; '
+        prologue = ('L=$(cd -P -- "$1" 2>/dev/null && pwd -P) || '
+                    f'{{ {_say("nodir")}; exit 0; }}; '
                     f'L="${{L%/}}/{NAME}"; O="$2"; umask 077; ')
         run = (f"sh -c {quote(prologue + script)} sh {quote(self.install_dir)} "
                f'"$HOME/.runbook/run.lock"')
@@ -259,10 +265,27 @@ def parse(text: str) -> Claim | None:
                  fields.get(_CUTOVER, ""))
 
 
+def _say(word: str) -> str:
+    """Shell: the answer `word`, after the marker every answer begins with."""
+    return f"echo {ANSWER} {word}"
+
+
+def answer_of(stdout: str) -> list[str]:
+    """A claim command's answer in its `stdout`: its word (taken, held,
+    legacy, mine, other, nodir), then the lines that follow it (a holder's
+    text); [] where it gave none. What a login shell printed before it is
+    not read (review 62, G3)."""
+    answer = answer_after(stdout, ANSWER)
+    if not answer:
+        return []
+    word = answer[0].split()[1:2]
+    return [word[0] if word else "", *answer[1:]]
+
+
 def _write(claim: Claim) -> str:
     """Shell: the holder written whole (a file moved into place), then `taken`."""
     return (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
-            f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+            f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && {_say('taken')}")
 
 
 def _drop_legacy(legacy: str | None) -> str:
@@ -284,11 +307,11 @@ def take_command(claim: Claim, *, legacy: str | None = None) -> str:
     `legacy`, the holder text read of it before (a run allowed to take it
     over), claims while it is still that one, and removes it once claimed."""
     if legacy is None:
-        old = f"echo legacy; cat -- {_OLD}/holder 2>/dev/null; exit 0"
+        old = f"{_say('legacy')}; cat -- {_OLD}/holder 2>/dev/null; exit 0"
     else:
         old = (f"if [ \"$(cat -- {_OLD}/holder 2>/dev/null)\" != "
                f"{quote(legacy.rstrip(chr(10)))} ]; "
-               f"then echo legacy; cat -- {_OLD}/holder 2>/dev/null; exit 0; fi")
+               f"then {_say('legacy')}; cat -- {_OLD}/holder 2>/dev/null; exit 0; fi")
     return (f"if [ -d {_OLD} ]; then {old}; fi; "
             # A holder that cannot be written (a full disk) leaves no folder
             # behind, which would hold the host for nobody (review 60a, F2).
@@ -296,7 +319,8 @@ def take_command(claim: Claim, *, legacy: str | None = None) -> str:
             f"{{ rm -rf -- {_LOCK}; exit 1; }}; {_drop_legacy(legacy)}; "
             # A folder with no holder (yet) is held too: refused, or replaced
             # by --take-over-host, as before the take-over looked first.
-            f"elif [ -d {_LOCK} ]; then echo held; cat -- {_LOCK}/holder 2>/dev/null; true; "
+            f"elif [ -d {_LOCK} ]; then {_say('held')}; cat -- {_LOCK}/holder 2>/dev/null; "
+            "true; "
             # None made, none there (no write in install.dir): mkdir says why.
             f"else mkdir -- {_LOCK}; exit 1; fi")
 
@@ -314,7 +338,7 @@ def retake_command(claim: Claim, *, replacing: str | None = None,
     if replacing is None:
         return f"mkdir -p -- {_LOCK} && {_write(claim)} && {drop}"
     taking, read = f"{_LOCK}/taking", quote(replacing.rstrip("\n"))
-    held = f"echo held; cat -- {_LOCK}/holder 2>/dev/null"
+    held = f"{_say('held')}; cat -- {_LOCK}/holder 2>/dev/null"
     return (f"mkdir -p -- {_LOCK} && "
             f"find {_LOCK} -maxdepth 1 -name taking -mmin +1 -exec rmdir {{}} + 2>/dev/null; "
             f"if mkdir -- {taking} 2>/dev/null; then "
@@ -333,8 +357,8 @@ def _still_mine(claim: Claim) -> str:
 
 def holder_if_not_mine_command(claim: Claim) -> str:
     """`mine` while the holder names this run; else `other` and the holder."""
-    return (f"if {_still_mine(claim)}; then echo mine; "
-            f"else echo other; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
+    return (f"if {_still_mine(claim)}; then {_say('mine')}; "
+            f"else {_say('other')}; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
 
 
 def release_command(claim: Claim) -> str:
@@ -431,8 +455,8 @@ def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
     """The lines a claim's command said; a refusal where it could not run:
     install.dir no folder, sudo refused (the claim is root's, so none can be
     taken without it), or any other failure. Nothing was changed then."""
-    lines = result.stdout.splitlines()
-    if lines and lines[0].strip() == "nodir":
+    lines = answer_of(result.stdout)
+    if lines and lines[0] == "nodir":
         raise ClaimRefused(target, f"cannot claim the host: {place.install_dir} is not a "
                            "folder there; check install.dir in the config. Nothing was changed")
     if result.exit_status != 0 or not lines:
@@ -504,7 +528,7 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
                     target, place)
     note: TakenOver | None = None
     legacy: str | None = None
-    if lines[0].strip() == "legacy":
+    if lines[0] == "legacy":
         # An older runbook's claim: honoured as any, and where this run may
         # have it, removed once this run's claim is made in its own place.
         legacy = "\n".join(lines[1:])
@@ -514,9 +538,9 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
         note = None if ours else _taken_note(older, gone, LEGACY)
         lines = _answer(await remote.run(place.command(take_command(claim, legacy=legacy)),
                                          timeout=TIMEOUT_S), target, place)
-        if lines[0].strip() == "legacy":  # another older run's, just now
+        if lines[0] == "legacy":  # another older run's, just now
             raise HostClaimed(target, refusal(parse("\n".join(lines[1:])), LEGACY))
-    if lines[0].strip() == "taken":
+    if lines[0] == "taken":
         return claim, note
     read = "\n".join(lines[1:])
     other = parse(read)
@@ -525,7 +549,7 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
     said = _answer(await remote.run(place.command(retake_command(
         claim, replacing=None if ours else read, legacy=legacy)), timeout=TIMEOUT_S),
         target, place)
-    if said[0].strip() == "held":  # another run took it over first, just now
+    if said[0] == "held":  # another run took it over first, just now
         raise HostClaimed(target, refusal(parse("\n".join(said[1:])), place.where))
     # Both places taken from other runs: both are said, not the last alone.
     return claim, _both(note, None if ours else _taken_note(other, gone, place.where))
@@ -558,16 +582,16 @@ async def taken_from_us(remote: Remote, claim: Claim, place: Place) -> Claim | N
     that itself)."""
     result = await remote.run(place.command(holder_if_not_mine_command(claim)),
                               timeout=TIMEOUT_S)
-    lines = result.stdout.splitlines()
-    if result.exit_status != 0 or not lines or lines[0].strip() != "other":
+    lines = answer_of(result.stdout)
+    if result.exit_status != 0 or not lines or lines[0] != "other":
         return None
     other = parse("\n".join(lines[1:]))
     if other is None:
         # Nobody's now (removed by hand, say): this run's again, as it was
         # (review 60c, F5: said taken by "? on ?", which no retry passed).
         again = await remote.run(place.command(take_command(claim)), timeout=TIMEOUT_S)
-        said = again.stdout.splitlines()
-        if again.exit_status == 0 and said and said[0].strip() == "taken":
+        said = answer_of(again.stdout)
+        if again.exit_status == 0 and said and said[0] == "taken":
             return None
         other = parse("\n".join(said[1:]))
     return other or Claim("?", "?", 0, "?", "?")

@@ -18,6 +18,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from runbook.shell import answer_after
+
 # Expanded by the SSH user's own shell: under sudo, HOME would be root's.
 _FOLDER = '"$HOME/.runbook/jobs"'
 # Named to mkdir beside the folder: with -p, -m sets the mode only of the
@@ -253,11 +255,10 @@ def parse_status(output: str) -> JobStatus | None:
     """The job as status_command's `output` says: None once it ended.
     StatusUnreadable where the output does not say (no answer of its own
     in it, or a torn one): "ended" would let a retry run beside the job."""
-    lines = output.splitlines()
-    ours = [n for n, line in enumerate(lines) if line.split()[:1] in ([_STATUS], [_ENDED])]
-    if not ours:
+    answer = answer_after(output, _STATUS, _ENDED)
+    if not answer:
         raise StatusUnreadable("no answer to the look in its output")
-    words = " ".join(lines[ours[-1]:]).split()
+    words = " ".join(answer).split()
     if words[0] == _ENDED:
         return None
     try:

@@ -102,6 +102,17 @@ class CommandResult:
         return lines[-1] if lines else ""
 
 
+def answer_after(output: str, *markers: str) -> list[str]:
+    """A command's own answer in its `output`: the lines from the last one
+    whose first word is one of `markers` on; [] where none is. An exec
+    request's stdout may begin with what the login shell's rc file prints
+    (a banner), so every answer runbook reads of its own commands begins
+    with a word of its own (runbook.jobs' status, runbook.claim's)."""
+    lines = output.splitlines()
+    ours = [n for n, line in enumerate(lines) if line.split()[:1] and line.split()[0] in markers]
+    return lines[ours[-1]:] if ours else []
+
+
 def quote(value: str | Path) -> str:
     """Every value put into a shell command goes through here."""
     return shlex.quote(str(value))

@@ -30,7 +30,7 @@ class HostlessRemote(Remote):
 
     async def run(self, command: str, **options: Any) -> Any:  # type: ignore[override]
         if host_claim.NAME in command:
-            return CommandResult(command, 0, "taken\n", "")
+            return CommandResult(command, 0, f"{host_claim.ANSWER} taken\n", "")
         return await super().run(command, **options)
 
 

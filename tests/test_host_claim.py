@@ -583,7 +583,7 @@ def test_two_runs_taking_over_one_gone_claim_at_once_do_not_both_hold_the_host(
     def sh(command: str) -> list[str]:
         done = subprocess.run(["bash", "-c", place.command(command)], capture_output=True,
                               text=True, env={**os.environ, "HOME": str(tmp_path)}, timeout=30)
-        return done.stdout.splitlines()
+        return host_claim.answer_of(done.stdout)
 
     gone = host_claim.Claim("ops", "jump-1", 11, "/gone/run.jsonl", "2026-12-07T00:00:00+00:00")
     first = dataclasses.replace(gone, pid=12, journal="/a/run.jsonl")

@@ -25,13 +25,14 @@ class LocalShell:
 
     target = "ops@sm:22"
 
-    def __init__(self, home: Path, banner: str = "") -> None:
+    def __init__(self, home: Path, banner: str = "", path: str | None = None) -> None:
         self.home, self.banner = home, banner
+        self.env = {**os.environ, "HOME": str(home), "PATH": path or os.environ["PATH"]}
 
     async def run(self, command: str, **options: object) -> CommandResult:
         done = await asyncio.to_thread(
             subprocess.run, ["bash", "-c", command], capture_output=True, text=True,
-            timeout=30, env={**os.environ, "HOME": str(self.home)})
+            timeout=30, env=self.env)
         return CommandResult(command, done.returncode, self.banner + done.stdout, done.stderr)
 
 
@@ -46,3 +47,50 @@ def test_a_sudo_that_needs_a_terminal_is_told_to_drop_requiretty() -> None:
     assert "tty" in what, what
     assert "Defaults requiretty" in to_do and "visudo" in to_do, to_do
     assert "password-less" not in to_do, to_do
+
+
+def _holder_of(install: Path) -> Path:
+    return install / host_claim.NAME / "holder"
+
+
+def test_a_banner_before_the_answer_is_not_read_as_another_runs_claim(tmp_path: Path) -> None:
+    """Review 62, G3: the claim read its answer from the first line of
+    stdout, and a login shell's rc file may print before it on an exec
+    request (the house reads its own answers after a marker: jobs.
+    parse_status). The claim was made, then read as held by "one whose
+    record is still being written": the run refused, its own claim left on
+    the host."""
+    install = tmp_path / "opt"
+    install.mkdir()
+    host = LocalShell(tmp_path, banner="Welcome to prod-sm-1\nauthorised use only\n")
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    claim, note = asyncio.run(host_claim.take(host, mine, place))  # type: ignore[arg-type]
+    assert (claim, note) == (mine, None)
+    assert host_claim.parse(_holder_of(install).read_text()) == mine
+    # Resumed: its own claim, taken again.
+    assert asyncio.run(host_claim.take(host, mine, place)) == (mine, None)  # type: ignore[arg-type]
+
+
+def test_a_banner_before_the_answer_does_not_hide_a_claim_taken_meanwhile(
+        tmp_path: Path) -> None:
+    """Review 62, G3: the look before the cutover (taken_from_us) read "not
+    taken" whatever the holder said, with a banner before its answer: it
+    failed open just before the cutover; and the refusal named nobody."""
+    install = tmp_path / "opt"
+    install.mkdir()
+    host = LocalShell(tmp_path, banner="Last login: Mon Dec  7 09:00:00 2026\n")
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+    theirs = host_claim.Claim("ann", "laptop-2", 4242, "/b/run.jsonl",
+                              "2026-12-07T00:00:00+00:00")
+    _holder_of(install).write_text(theirs.text())
+    taken = asyncio.run(host_claim.taken_from_us(host, mine, place))  # type: ignore[arg-type]
+    assert taken == theirs
+    try:
+        asyncio.run(host_claim.take(host, host_claim.mine("/c/run.jsonl"), place))  # type: ignore[arg-type]
+    except host_claim.HostClaimed as refused:
+        assert "ann on laptop-2 (pid 4242)" in refused.said, refused.said
+    else:
+        raise AssertionError("a claim held by another machine's run was not refused")
