@@ -107,6 +107,15 @@ class Place:
         """The claim as the operator names it."""
         return f"{self.install_dir.rstrip('/')}/{NAME}"
 
+    def link_refusal(self) -> str:
+        """Why nothing is done where the claim folder is a link: runbook never
+        makes one, and root would write, and remove, where it leads."""
+        command = f"rm {quote(self.where)}"
+        command = f"sudo {command}" if self.sudo else command
+        return (f"{self.where} on the host is a link, not the folder runbook makes for its "
+                "claim, and root would write where it leads. Nothing was changed: look at "
+                f"where it leads and who made it, remove the link ({command}), then run again")
+
     @property
     def removal(self) -> str:
         """The command that removes the claim by hand, as root: through sudo,
@@ -118,10 +127,14 @@ class Place:
     def command(self, script: str) -> str:
         """`script` run as root with $L the claim folder on the install's real
         path and $O an older runbook's claim in the SSH user's home; `nodir`
-        where install.dir is no folder. Where sudo refuses, nothing runs."""
+        where install.dir is no folder, `link` where the claim folder is a
+        link (exit 1). Where sudo refuses, nothing runs."""
         prologue = ('L=$(cd -P -- "$1" 2>/dev/null && pwd -P) || '
                     f'{{ {_say("nodir")}; exit 0; }}; '
-                    f'L="${{L%/}}/{NAME}"; O="$2"; umask 077; ')
+                    f'L="${{L%/}}/{NAME}"; O="$2"; umask 077; '
+                    # A link there would have root write (and the release
+                    # remove) where it leads (review 62, G5): nothing is done.
+                    f'if [ -L "$L" ]; then {_say("link")}; exit 1; fi; ')
         run = (f"sh -c {quote(prologue + script)} sh {quote(self.install_dir)} "
                f'"$HOME/.runbook/run.lock"')
         return f"sudo -n {run}" if self.sudo else run
@@ -335,11 +348,14 @@ def retake_command(claim: Claim, *, replacing: str | None = None,
     taken (review 60a, F7). `legacy`: an older runbook's claim this run may
     have, removed once this one is written."""
     drop = _drop_legacy(legacy)
+    # Made again where it went meanwhile; never `mkdir -p`, which passes a
+    # link (review 62, G5).
+    there = f"{{ [ -d {_LOCK} ] && [ ! -L {_LOCK} ]; }} || mkdir -- {_LOCK}"
     if replacing is None:
-        return f"mkdir -p -- {_LOCK} && {_write(claim)} && {drop}"
+        return f"{{ {there}; }} && {_write(claim)} && {drop}"
     taking, read = f"{_LOCK}/taking", quote(replacing.rstrip("\n"))
     held = f"{_say('held')}; cat -- {_LOCK}/holder 2>/dev/null"
-    return (f"mkdir -p -- {_LOCK} && "
+    return (f"{{ {there}; }} && "
             f"find {_LOCK} -maxdepth 1 -name taking -mmin +1 -exec rmdir {{}} + 2>/dev/null; "
             f"if mkdir -- {taking} 2>/dev/null; then "
             f"if [ \"$(cat -- {_LOCK}/holder 2>/dev/null)\" = {read} ]; "
@@ -456,6 +472,8 @@ def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
     install.dir no folder, sudo refused (the claim is root's, so none can be
     taken without it), or any other failure. Nothing was changed then."""
     lines = answer_of(result.stdout)
+    if lines[:1] == ["link"]:
+        raise ClaimRefused(target, f"cannot claim the host: {place.link_refusal()}")
     if lines and lines[0] == "nodir":
         raise ClaimRefused(target, f"cannot claim the host: {place.install_dir} is not a "
                            "folder there; check install.dir in the config. Nothing was changed")
@@ -569,6 +587,8 @@ async def mark(remote: Remote, claim: Claim, place: Place) -> str | None:
     result = await remote.run(place.command(mark_command(claim)), timeout=TIMEOUT_S)
     if result.exit_status == 0:
         return None
+    if answer_of(result.stdout)[:1] == ["link"]:
+        return place.link_refusal()
     trouble = sudo_trouble(result) if place.sudo else None
     if trouble is not None:
         return f"{trouble[0]}: {trouble[1]}"

@@ -10,6 +10,7 @@ and a sudo that needs a terminal."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -94,3 +95,39 @@ def test_a_banner_before_the_answer_does_not_hide_a_claim_taken_meanwhile(
         assert "ann on laptop-2 (pid 4242)" in refused.said, refused.said
     else:
         raise AssertionError("a claim held by another machine's run was not refused")
+
+
+def test_a_claim_folder_that_is_a_link_is_refused_not_written_through(tmp_path: Path) -> None:
+    """Review 62, G5: install.dir/.runbook-claim planted as a link to another
+    folder (install.dir writable by a non-root account): `mkdir` failed on
+    it, `[ -d ]` followed it, and --take-over-host had root write the holder
+    into the folder it names; the release then removed the link alone,
+    leaving that file there. A claim folder that is a link is refused, in
+    one line saying what to do, and nothing is written through it."""
+    install = tmp_path / "usr-local"
+    install.mkdir()
+    elsewhere = tmp_path / "etc-cron.d"
+    elsewhere.mkdir()
+    link = install / host_claim.NAME
+    link.symlink_to(elsewhere)
+    host = LocalShell(tmp_path)
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    for over in (False, True):
+        try:
+            asyncio.run(host_claim.take(host, mine, place, over=over))  # type: ignore[arg-type]
+        except host_claim.HostClaimed as refused:
+            raise AssertionError(f"read as another run's claim: {refused.said}") from None
+        except host_claim.ClaimRefused as refused:
+            said = refused.said
+            assert "\n" not in said, said
+            assert place.where in said and "link" in said, said
+            assert f"rm {place.where}" in said and "Nothing was changed" in said, said
+        else:
+            raise AssertionError(f"a link was taken for the claim (over={over})")
+    marked = asyncio.run(host_claim.mark(  # type: ignore[arg-type]
+        host, dataclasses.replace(mine, cutover="2026-12-07T00:00:00+00:00"), place))
+    assert marked is not None and "link" in marked, marked
+    asyncio.run(host_claim.release(host, mine, place))  # type: ignore[arg-type]
+    assert sorted(p.name for p in elsewhere.iterdir()) == [], "root wrote through the link"
+    assert link.is_symlink(), "the link is the operator's to look at, and stays"
