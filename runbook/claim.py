@@ -295,10 +295,22 @@ def answer_of(stdout: str) -> list[str]:
     return [word[0] if word else "", *answer[1:]]
 
 
+# The holder as one writer writes it, before it is moved into place: a name
+# of that writer's own ($$, its shell's pid). With one name for all, a mark
+# and a colleague's take-over each moved the other's text into place, and
+# the one that moved second found its file gone (review 62, G6).
+_NEW = f"{_LOCK}/holder.$$"
+
+
+def _holder_written(claim: Claim) -> str:
+    """Shell: the holder written whole, a file moved into place."""
+    return (f"{{ printf %s {quote(claim.text())} > {_NEW} && "
+            f"mv -f -- {_NEW} {_LOCK}/holder; }} || {{ rm -f -- {_NEW}; false; }}")
+
+
 def _write(claim: Claim) -> str:
-    """Shell: the holder written whole (a file moved into place), then `taken`."""
-    return (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
-            f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && {_say('taken')}")
+    """Shell: the holder written whole, then `taken`."""
+    return f"{_holder_written(claim)} && {_say('taken')}"
 
 
 def _drop_legacy(legacy: str | None) -> str:
@@ -363,12 +375,13 @@ def retake_command(claim: Claim, *, replacing: str | None = None,
             f"else {held}; fi; true")
 
 
-def _still_mine(claim: Claim) -> str:
-    """Shell: true while the holder names this run (its journal and machine)."""
+def _still_mine(claim: Claim, folder: str = _LOCK) -> str:
+    """Shell: true while the holder in `folder` names this run (its journal
+    and machine)."""
     line = quote(f"journal={_one_line(claim.journal)}")
     machine = quote(f"machine={_one_line(claim.machine)}")
-    return (f"grep -qxF -- {line} {_LOCK}/holder 2>/dev/null && "
-            f"grep -qxF -- {machine} {_LOCK}/holder")
+    return (f"grep -qxF -- {line} {folder}/holder 2>/dev/null && "
+            f"grep -qxF -- {machine} {folder}/holder")
 
 
 def holder_if_not_mine_command(claim: Claim) -> str:
@@ -378,15 +391,25 @@ def holder_if_not_mine_command(claim: Claim) -> str:
 
 
 def release_command(claim: Claim) -> str:
-    """The claim removed, only while it is this run's."""
-    return f"{_still_mine(claim)} && rm -rf -- {_LOCK}; true"
+    """The claim removed, only while it is this run's: moved aside first,
+    then looked at again, and put back where it is not this run's. Looked at
+    and then removed, a take-over landing between the two went with it, and
+    the host read as free while that run went on (review 62, G6); moved
+    aside, such a take-over's own move finds no folder and fails, said.
+    The name beside it is this shell's own, and not one a link was made at."""
+    aside = '"$L.gone.$$"'
+    return (f"if {_still_mine(claim)}; then "
+            f"if [ -e {aside} ] || [ -L {aside} ]; then "
+            f"echo \"$L.gone.$$ is in the way\" >&2; exit 1; fi; "
+            f"mv -- {_LOCK} {aside} || exit 1; "
+            f"if {_still_mine(claim, aside)}; then rm -rf -- {aside}; "
+            f"elif [ ! -e {_LOCK} ]; then mv -- {aside} {_LOCK}; fi; fi; true")
 
 
 def mark_command(claim: Claim) -> str:
     """The holder written again with the cutover under way, only while it is
     this run's."""
-    return (f"{_still_mine(claim)} && printf %s {quote(claim.text())} > "
-            f"{_LOCK}/holder.new && mv -f -- {_LOCK}/holder.new {_LOCK}/holder")
+    return f"{_still_mine(claim)} && {{ {_holder_written(claim)}; }}"
 
 
 def _older(where: str) -> str:

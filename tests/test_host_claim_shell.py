@@ -131,3 +131,73 @@ def test_a_claim_folder_that_is_a_link_is_refused_not_written_through(tmp_path: 
     asyncio.run(host_claim.release(host, mine, place))  # type: ignore[arg-type]
     assert sorted(p.name for p in elsewhere.iterdir()) == [], "root wrote through the link"
     assert link.is_symlink(), "the link is the operator's to look at, and stays"
+
+
+def _meanwhile(tmp_path: Path, command: str) -> tuple[str, Path]:
+    """A PATH whose `mv` and `rm` first run `command` (another writer of the
+    claim, whole, as root) once, where `armed` is there: what a colleague's
+    runbook does on the host at that very moment. Then the real tool."""
+    import shutil
+
+    hooks, armed = tmp_path / "hooks", tmp_path / "armed"
+    hooks.mkdir()
+    (hooks / "meanwhile.sh").write_text(command)
+    for tool in ("mv", "rm"):
+        real = shutil.which(tool)
+        (hooks / tool).write_text(
+            f"#!/bin/sh\nif [ -e {armed} ]; then /bin/rm -f {armed}; "
+            f"PATH={os.environ['PATH']} bash {hooks / 'meanwhile.sh'}; fi\n"
+            f'exec {real} "$@"\n')
+        (hooks / tool).chmod(0o755)
+    armed.touch()
+    return f"{hooks}:{os.environ['PATH']}", armed
+
+
+def _other_machines(journal: str) -> host_claim.Claim:
+    return host_claim.Claim("ann", "laptop-2", 4242, journal, "2026-12-07T00:00:00+00:00")
+
+
+def test_a_take_over_as_the_claim_is_marked_holds_what_it_wrote(tmp_path: Path) -> None:
+    """Review 62, G6: the mark and a take-over wrote one temporary file,
+    holder.new, each then moving it into place: a take-over whose move came
+    after a whole mark (which read the holder as still this run's) found its
+    file gone, and was told it could not claim the host, nothing changed,
+    while the holder it had read was replaced. Each writer moves its own."""
+    install = tmp_path / "opt"
+    install.mkdir()
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+    read = _holder_of(install).read_text()
+    marked = dataclasses.replace(mine, cutover="2026-12-07T00:00:00+00:00")
+    path, armed = _meanwhile(tmp_path, place.command(host_claim.mark_command(marked)))
+    taker = _other_machines("/b/run.jsonl")
+    done = asyncio.run(LocalShell(tmp_path, path=path).run(
+        place.command(host_claim.retake_command(taker, replacing=read))))
+    assert not armed.exists(), "the mark ran as the take-over moved its holder"
+    assert done.exit_status == 0 and host_claim.answer_of(done.stdout)[:1] == ["taken"], done
+    assert host_claim.parse(_holder_of(install).read_text()) == taker
+
+
+def test_a_take_over_as_the_claim_is_let_go_is_not_removed(tmp_path: Path) -> None:
+    """Review 62, G6: the release looked whether the claim was this run's,
+    then removed the folder: a colleague's --take-over-host landing between
+    the two was removed with it, and the host read as free while that run
+    went on. The claim goes only where what is removed is this run's."""
+    install = tmp_path / "opt"
+    install.mkdir()
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+    read = _holder_of(install).read_text()
+    taker = _other_machines("/b/run.jsonl")
+    path, armed = _meanwhile(tmp_path, place.command(host_claim.retake_command(
+        taker, replacing=read)))
+    asyncio.run(host_claim.release(LocalShell(tmp_path, path=path), mine, place))  # type: ignore[arg-type]
+    assert not armed.exists(), "the take-over ran as the claim was let go"
+    assert _holder_of(install).is_file(), "the taker's claim was removed"
+    assert host_claim.parse(_holder_of(install).read_text()) == taker
+    assert [p.name for p in install.iterdir()] == [host_claim.NAME], "nothing left beside it"
+    # With nobody meanwhile, the claim goes, and nothing of it stays.
+    asyncio.run(host_claim.release(LocalShell(tmp_path), taker, place))  # type: ignore[arg-type]
+    assert list(install.iterdir()) == []
