@@ -6,7 +6,8 @@ account, never sees it (operator trial 59, F1: a second operator took the
 first's half-done cutover for the live install and broke it). So each run
 also claims the host itself: a folder made with ``mkdir``, which only one can
 make, holding who made it (login, machine, pid, journal, since when; never a
-secret).
+secret), and which machine beyond its name (its machine id) and which boot
+of it (its boot id): a pid says nothing of a machine started again since.
 
 The claim is the stream manager install's, whatever the SSH login (trial 60,
 F12: in the SSH user's ``~/.runbook/run.lock`` it stopped no colleague who
@@ -27,8 +28,10 @@ The claim is taken before a run's first step touches the host, re-taken by
 the same run resumed (the same journal on the same machine), and let go when
 the run ends, unless it ends with a cutover under way: then no other run may
 enter it, and the claim says so (when that cutover began). A run found gone
-(its pid no longer runs on this machine, for this login) leaves a claim that
-is taken over, and said; one of another machine only with --take-over-host.
+(its pid no longer runs on this machine, for this login, or this machine was
+started again since) leaves a claim that is taken over, and said; one of
+another machine (another name, or another machine id) only with
+--take-over-host.
 A claim kept for a cutover under way is neither: only a run that goes on with
 that cutover (its journal resumed, or its way back, from a copy too) may take
 it, as its own or with --take-over-host (review 60a, F10 and F1).
@@ -72,8 +75,14 @@ LEGACY = "~/.runbook/run.lock"
 # Every look and change here is small; the host bounds it, and so does the client.
 TIMEOUT_S = 20.0
 _FIELDS = ("login", "machine", "pid", "journal", "since")
+# Which machine, and which boot of it, beyond its hostname (review 62, G4:
+# cloned jump boxes and containers share one name); older holders lack them.
+_MACHINE = ("machine_id", "boot_id")
 # Written only on a claim kept for a cutover under way; older holders lack it.
 _CUTOVER = "cutover"
+# Where this machine keeps its id (systemd's, else D-Bus's), and its boot's.
+_MACHINE_ID = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 # The journal's note of a claim taken from another run (the record's kind).
@@ -167,12 +176,31 @@ class Claim:
     # When the cutover this run began or goes on with began (the journal's
     # cutover-start), once it is under way; empty before.
     cutover: str = ""
+    # The machine's id and its boot's, where it says them; empty in a holder
+    # an older runbook wrote, which is then told apart by hostname alone.
+    machine_id: str = ""
+    boot_id: str = ""
+
+    def same_machine(self, other: Claim) -> bool:
+        """Whether `other` was made on this claim's machine: its hostname, and
+        its machine id where both say one. By hostname alone, a live run of
+        another machine of the same name (cloned jump boxes, containers given
+        one --hostname) was a gone run of this one, taken over unasked
+        (review 62, G4)."""
+        if self.machine != other.machine:
+            return False
+        return not (self.machine_id and other.machine_id) or self.machine_id == other.machine_id
+
+    def _booted_since(self, mine: Claim) -> bool:
+        """Whether this machine was started again since this claim was made
+        on it: its process is gone then, whatever runs at its pid now."""
+        return bool(self.boot_id and mine.boot_id) and self.boot_id != mine.boot_id
 
     def same_run(self, other: Claim, continues: str | None = None) -> bool:
         """The same run however often resumed: its journal, on the same
         machine; or the run `continues` names (a journal this one goes on
         from: `runbook rollback` of a cut-off cutover)."""
-        return (self.machine, self.login) == (other.machine, other.login) and (
+        return self.same_machine(other) and self.login == other.login and (
             self.journal in (other.journal, continues))
 
     def gone(self, mine: Claim) -> bool:
@@ -181,11 +209,13 @@ class Claim:
         under way, but by a run that goes on with that cutover: another state
         folder of this login has no record of it, and a machine of the same
         name is not this one (review 60a, F1)."""
-        if (self.machine, self.login) != (mine.machine, mine.login) or self.pid == mine.pid:
+        if not self.same_machine(mine) or self.login != mine.login:
             return False
         if self.cutover and self.cutover != mine.cutover:
             return False
-        if self.pid <= 0:
+        if self._booted_since(mine):
+            return True
+        if self.pid <= 0 or self.pid == mine.pid:
             return False
         return not _runbook_runs(self.pid)
 
@@ -194,12 +224,13 @@ class Claim:
         machine: its pid alive here, whoever's it is. Such a run is not gone,
         whatever --take-over-host says (trial 60, F5: taken, it was never told
         and went on beside the taker)."""
-        if self.machine != mine.machine or self.pid <= 0 or self.pid == mine.pid:
+        if not self.same_machine(mine) or self._booted_since(mine) or self.pid <= 0 \
+                or self.pid == mine.pid:
             return False
         return _runbook_runs(self.pid)
 
     def text(self) -> str:
-        keys = (*_FIELDS, _CUTOVER) if self.cutover else _FIELDS
+        keys = [*_FIELDS, *(key for key in (*_MACHINE, _CUTOVER) if getattr(self, key))]
         return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in keys)
 
     def who(self) -> str:
@@ -248,6 +279,18 @@ def _one_line(value: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]", " ", value)
 
 
+def _first_line(*paths: str) -> str:
+    """The first line of the first of `paths` that says one; "" where none
+    can be read (no systemd, no /proc: such a machine is told by its name)."""
+    for path in paths:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            with open(path, encoding="ascii") as file:
+                said = _one_line(file.readline().strip())
+            if said:
+                return said
+    return ""
+
+
 def mine(journal: str) -> Claim:
     # Here, not at the top: the steps import this module (sudo_trouble) for
     # their cards, before the first paint, which loads no password prompt
@@ -259,7 +302,8 @@ def mine(journal: str) -> Claim:
     except (KeyError, OSError):
         login = f"uid {os.getuid()}"
     return Claim(login, socket.gethostname(), os.getpid(), journal,
-                 datetime.now(UTC).isoformat(timespec="seconds"))
+                 datetime.now(UTC).isoformat(timespec="seconds"),
+                 machine_id=_first_line(*_MACHINE_ID), boot_id=_first_line(_BOOT_ID))
 
 
 def parse(text: str) -> Claim | None:
@@ -275,7 +319,8 @@ def parse(text: str) -> Claim | None:
     except ValueError:
         pid = 0
     return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"],
-                 fields.get(_CUTOVER, ""))
+                 fields.get(_CUTOVER, ""), fields.get("machine_id", ""),
+                 fields.get("boot_id", ""))
 
 
 def _say(word: str) -> str:
@@ -377,11 +422,11 @@ def retake_command(claim: Claim, *, replacing: str | None = None,
 
 def _still_mine(claim: Claim, folder: str = _LOCK) -> str:
     """Shell: true while the holder in `folder` names this run (its journal
-    and machine)."""
-    line = quote(f"journal={_one_line(claim.journal)}")
-    machine = quote(f"machine={_one_line(claim.machine)}")
-    return (f"grep -qxF -- {line} {folder}/holder 2>/dev/null && "
-            f"grep -qxF -- {machine} {folder}/holder")
+    and machine: its name, and its id where it has one)."""
+    said = [f"journal={claim.journal}", f"machine={claim.machine}",
+            *([f"machine_id={claim.machine_id}"] if claim.machine_id else [])]
+    return " && ".join(f"grep -qxF -- {quote(_one_line(line))} {folder}/holder 2>/dev/null"
+                       for line in said)
 
 
 def holder_if_not_mine_command(claim: Claim) -> str:

@@ -201,3 +201,119 @@ def test_a_take_over_as_the_claim_is_let_go_is_not_removed(tmp_path: Path) -> No
     # With nobody meanwhile, the claim goes, and nothing of it stays.
     asyncio.run(host_claim.release(LocalShell(tmp_path), taker, place))  # type: ignore[arg-type]
     assert list(install.iterdir()) == []
+
+
+def _held_by(install: Path, text: str) -> None:
+    (install / host_claim.NAME).mkdir(exist_ok=True)
+    _holder_of(install).write_text(text)
+
+
+def _as_written(claim: host_claim.Claim, **fields: object) -> str:
+    """`claim`'s holder text with `fields` said otherwise, or added: as
+    another machine's runbook (or another boot's) would have written it."""
+    said = dict(line.split("=", 1) for line in claim.text().splitlines())
+    said.update({key: str(value) for key, value in fields.items()})
+    return "".join(f"{key}={value}\n" for key, value in said.items())
+
+
+def test_a_live_run_of_another_machine_of_the_same_name_is_not_taken_over_unasked(
+        tmp_path: Path) -> None:
+    """Review 62, G4: machines were told apart by hostname alone. A live run
+    on another machine named alike (cloned jump boxes, laptops left at the
+    vendor's name, containers given one --hostname), same login, has a pid
+    that does not run here: its claim was "a run that is gone", taken over
+    without --take-over-host; and one with the same journal path (the same
+    login's state folder) was taken for this run's own. The machine's id
+    tells them apart."""
+    mine = host_claim.mine("/a/run.jsonl")
+    twin = dataclasses.replace(mine, pid=4_000_000)
+    for n, journal in enumerate(("/their/run.jsonl", mine.journal)):
+        theirs = _as_written(dataclasses.replace(twin, journal=journal),
+                             machine_id="0" * 32, boot_id="another-machines-boot")
+        install = tmp_path / f"opt-{n}"
+        install.mkdir()
+        _held_by(install, theirs)
+        place = host_claim.Place(str(install), sudo=False)
+        try:
+            asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+        except host_claim.HostClaimed as refused:
+            assert "--take-over-host" in refused.said, refused.said
+        else:
+            raise AssertionError(f"taken over unasked from {theirs}")
+        assert _holder_of(install).read_text() == theirs
+        # Told, it takes it: that run is not seen running here.
+        taken, note = asyncio.run(host_claim.take(  # type: ignore[arg-type]
+            LocalShell(tmp_path), mine, place, over=True))
+        assert note is not None and "--take-over-host" in note.said, note
+        assert host_claim.parse(_holder_of(install).read_text()) == taken
+
+
+def test_a_run_of_this_machine_before_its_reboot_is_gone_whatever_runs_at_its_pid(
+        tmp_path: Path) -> None:
+    """Review 62, G4: the boot id tells whether a pid is the claim's process:
+    after a reboot a runbook may run at the pid the claim names, and the
+    claim's run was "still running on this machine", every run refused,
+    --take-over-host too. A claim of an earlier boot of this machine is a
+    gone run's; of this boot, the run at its pid is still seen running."""
+    install = tmp_path / "opt"
+    install.mkdir()
+    place = host_claim.Place(str(install), sudo=False)
+    # A runbook at that pid now (its command line names runbook).
+    runbook = subprocess.Popen(["bash", "-c", "exec -a runbook sleep 60"])
+    try:
+        mine = host_claim.mine("/a/run.jsonl")
+        earlier = dataclasses.replace(mine, pid=runbook.pid, journal="/gone/run.jsonl")
+        _held_by(install, _as_written(earlier, boot_id="an-earlier-boot"))
+        taken, note = asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+        assert note is not None and "from a run that is gone" in note.said, note
+        assert host_claim.parse(_holder_of(install).read_text()) == taken
+
+        _held_by(install, earlier.text())  # of this boot
+        try:
+            asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place, over=True))  # type: ignore[arg-type]
+        except host_claim.HostClaimed as refused:
+            assert f"still runs on this machine (pid {runbook.pid})" in refused.said, refused
+        else:
+            raise AssertionError("a run of this boot at its pid was taken over")
+    finally:
+        runbook.kill()
+        runbook.wait()
+
+
+def test_an_older_holder_without_the_machines_id_is_read_by_its_hostname(
+        tmp_path: Path) -> None:
+    """A claim an older runbook wrote has no machine or boot id: read as
+    then, by hostname: this machine's and login's with its pid gone is a
+    gone run's, taken over and said; this machine's with a runbook at its pid
+    is still running; and another hostname's is refused."""
+    install = tmp_path / "opt"
+    install.mkdir()
+    place = host_claim.Place(str(install), sudo=False)
+    mine = host_claim.mine("/a/run.jsonl")
+    older = "".join(line + "\n" for line in mine.text().splitlines()
+                    if line.split("=")[0] in ("login", "machine", "since"))
+    _held_by(install, older + "pid=4000000\njournal=/gone/run.jsonl\n")
+    taken, note = asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+    assert note is not None and "from a run that is gone" in note.said, note
+    assert host_claim.parse(_holder_of(install).read_text()) == taken == mine
+
+    runbook = subprocess.Popen(["bash", "-c", "exec -a runbook sleep 60"])
+    try:
+        _held_by(install, older + f"pid={runbook.pid}\njournal=/b/run.jsonl\n")
+        try:
+            asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place, over=True))  # type: ignore[arg-type]
+        except host_claim.HostClaimed as refused:
+            assert f"still runs on this machine (pid {runbook.pid})" in refused.said, refused
+        else:
+            raise AssertionError("an older holder's run at its pid was taken over")
+    finally:
+        runbook.kill()
+        runbook.wait()
+    _held_by(install, older.replace(f"machine={mine.machine}", "machine=laptop-2")
+             + "pid=4000000\njournal=/b/run.jsonl\n")
+    try:
+        asyncio.run(host_claim.take(LocalShell(tmp_path), mine, place))  # type: ignore[arg-type]
+    except host_claim.HostClaimed as refused:
+        assert "on laptop-2" in refused.said, refused.said
+    else:
+        raise AssertionError("another hostname's claim was taken over unasked")
