@@ -53,6 +53,7 @@ from shlex import quote
 from typing import TYPE_CHECKING
 
 from runbook.config import ConfigError
+from runbook.model import CLAIM_LEFT as CLAIM_LEFT
 from runbook.model import duration
 from runbook.shell import answer_after
 
@@ -447,8 +448,10 @@ def release_command(claim: Claim) -> str:
             f"if [ -e {aside} ] || [ -L {aside} ]; then "
             f"echo \"$L.gone.$$ is in the way\" >&2; exit 1; fi; "
             f"mv -- {_LOCK} {aside} || exit 1; "
-            f"if {_still_mine(claim, aside)}; then rm -rf -- {aside}; "
-            f"elif [ ! -e {_LOCK} ]; then mv -- {aside} {_LOCK}; fi; fi; true")
+            # Moved aside, it holds the host no more: what rm leaves is said.
+            f"if {_still_mine(claim, aside)}; then rm -rf -- {aside} || "
+            f"echo \"$L.gone.$$ stays: remove it by hand\" >&2; {_say('released')}; exit 0; "
+            f"elif [ ! -e {_LOCK} ]; then mv -- {aside} {_LOCK}; fi; fi; {_say('other')}")
 
 
 def mark_command(claim: Claim) -> str:
@@ -692,8 +695,31 @@ def taken_refusal(other: Claim, where: str) -> str:
             "beside it")
 
 
-async def release(remote: Remote, claim: Claim, place: Place) -> None:
-    """Let the claim go, if it is still this run's; a failure leaves it for
-    the next run of this machine to find gone."""
-    with contextlib.suppress(Exception):
-        await remote.run(place.command(release_command(claim)), timeout=TIMEOUT_S)
+async def release(remote: Remote, claim: Claim, place: Place) -> str | None:
+    """Let the claim go, if it is still this run's: None where it went (or
+    was not this run's to let go), else why it stays, in a few words. A lost
+    connection is tried once, not waited for (a run's end); connection
+    errors go up. The release's own answer and exit status say it went: an
+    `rm` sudo refused ran never (review 62, G2)."""
+    result = await remote.run(place.command(release_command(claim)), timeout=TIMEOUT_S,
+                              reopen=False)
+    said = answer_of(result.stdout)
+    if result.exit_status == 0 and said[:1] in (["released"], ["other"]):
+        return None
+    if said[:1] == ["link"]:
+        return "it is a link, not the folder runbook makes: look at where it leads"
+    trouble = sudo_trouble(result) if place.sudo else None
+    if trouble is not None:
+        return trouble[0]
+    return result.last_error_line().strip() or (
+        "no answer" if result.exit_status in (0, None) else f"exit status {result.exit_status}")
+
+
+def stays(place: Place, why: str) -> str:
+    """What a run says where its end could not let the host's claim go: the
+    operator who leaves believing the host free has a colleague refused
+    later (review 62, G2). What a later run does with it, and the command
+    that removes it."""
+    return (f"the host's claim ({place.where}) stays: {why.rstrip('.')}. A later run of this "
+            "machine and login takes it over as a gone run's; from another machine, run "
+            f"with --take-over-host, or remove it on the host: {place.removal}")

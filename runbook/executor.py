@@ -663,21 +663,32 @@ class Executor(Generic[F]):
 
     async def _release_claim(self) -> None:
         """Let the host's claim go, unless the run leaves a cutover under way:
-        no other run may enter that (a stop, a crash, a failed step in it)."""
+        no other run may enter that (a stop, a crash, a failed step in it).
+        Where it stays (the host out of reach, sudo gone), it is said: the
+        operator left believing the host free, a colleague refused later
+        (review 62, G2)."""
         if not self._claimed:
             return
         if self.cutover_began is not None and not self._cutover_whole:
             await self._mark_claim(again=True)
             return
-        if not getattr(self.remote, "connected", True):
-            # Lost: not waited for again only to let the claim go (a host that
-            # stays unreachable is waited for once); this machine's next run
-            # finds it gone, another's needs --take-over-host.
-            return
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                await host_claim.release(self.remote, self._claim, self._claim_place)
         self._claimed = False
+        try:
+            # A lost connection is tried once more, not waited for with
+            # backoff (a host that stayed out of reach was waited for once).
+            async with asyncio.timeout(host_claim.TIMEOUT_S + self.remote.connect_timeout + 5):
+                why = await host_claim.release(self.remote, self._claim, self._claim_place)
+        except TimeoutError:
+            why = "the host gave no answer in time"
+        except Exception as exc:
+            why = _reason(exc)
+        if why is None:
+            return
+        said = visible(self.redactor(host_claim.stays(self._claim_place, why)))
+        with contextlib.suppress(JournalWriteError):  # said all the same
+            self.journal.write(Record.NOTE, step="", kind=host_claim.CLAIM_LEFT,
+                               text=said, warning=True)
+        self.front.tell(JournalNote(said))
 
     async def _still_ours(self) -> None:
         """Before the cutover's first change, the claim is looked at once more:

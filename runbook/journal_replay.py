@@ -22,7 +22,7 @@ from runbook.journal import (
     read,
     text_of,
 )
-from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, Leaves, StepState, how_it_ended
+from runbook.model import CLAIM_LEFT, REAL_PACE, WAY_BACK_COULD_NOT, Leaves, StepState, how_it_ended
 from runbook.rehearsal import ON_A_REHEARSAL_HOST
 
 
@@ -73,6 +73,9 @@ class Replay:
     empty: bool = True
     steps: dict[str, StepHistory] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    # What its last run said of the host's claim its end could not let go
+    # (claim.stays); "" where it let it go, or kept it for a cutover under way.
+    claim_left: str = ""
     # What the steps had learnt (versions, snapshot path...), as last recorded.
     facts: dict[str, Any] = field(default_factory=dict)
     cutover_started: str | None = None
@@ -289,7 +292,9 @@ class _Replaying:
                       _history: StepHistory | None) -> None:
         result = self.result
         self.starts.append(record)
-        # A resumed run appends to the same journal: it reopens the story.
+        # A resumed run appends to the same journal: it reopens the story,
+        # and its own end says where the host's claim is.
+        result.claim_left = ""
         result.config = record.get("config")
         result.host = record.get("host")
         rehearsal = record.get("rehearsal")
@@ -383,6 +388,8 @@ class _Replaying:
     def _a_note(self, record: dict[str, Any], _step: str,
                 _history: StepHistory | None) -> None:
         self.result.notes.append(record)
+        if record.get("kind") == CLAIM_LEFT:
+            self.result.claim_left = text_of(record.get("text"))
 
     def _what_was_learnt(self, record: dict[str, Any], _step: str,
                          _history: StepHistory | None) -> None:

@@ -325,6 +325,10 @@ AFTER_WAY_BACK = "after-way-back"
 # unpack's marker), by its path in `path` and the folder in `folder`: both
 # lists above say what it holds and how to remove it (re-trial 56b, F3).
 UPLOADED = "uploaded"
+# A note's kind for the host's claim a run's end could not let go (the host
+# out of reach, sudo gone): the exit lines say it, with the command that
+# removes it, until a later run of that journal begins (review 62, G2).
+CLAIM_LEFT = "host-claim-left"
 # The other names the report reads a run by: the steps write them from here,
 # so a rename cannot quietly empty the report's fleet table.
 SERVICE_ANSWERED = "service-answered"

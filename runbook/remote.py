@@ -359,13 +359,15 @@ class Remote:
         """The ssh config asyncssh reads for the host, as the operator knows it."""
         return str(self.host.ssh_config) if self.host.ssh_config is not None else "~/.ssh/config"
 
-    async def connect(self) -> asyncssh.SSHClientConnection:
+    async def connect(self, *, reopen: bool = True) -> asyncssh.SSHClientConnection:
         """The open connection; a lost one is re-opened, with backoff (the
-        first connection fails at once: a wrong address should say so)."""
+        first connection fails at once: a wrong address should say so).
+        `reopen` False: one attempt, no backoff, for what is not worth a wait
+        (a run's end letting the host's claim go)."""
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
-            if not self._was_connected:
+            if not self._was_connected or not reopen:
                 return await self._open()
             stop = _STOPPING.get()
             if stop is not None:
@@ -887,12 +889,14 @@ class Remote:
         on_output: OutputSink | None = None,
         input: str | None = None,
         job: str | None = None,
+        reopen: bool = True,
     ) -> CommandResult:
         """Run `command` and wait for its exit status.
 
         `job` names the run on the host while it lasts (runbook.jobs): give it
-        for anything that changes the host, so a later run can find it."""
-        conn = await self.connect()
+        for anything that changes the host, so a later run can find it.
+        `reopen`: as for connect."""
+        conn = await self.connect(reopen=reopen)
         if input is None:
             shell = await self._shell(conn)
             if shell is not None:

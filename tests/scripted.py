@@ -30,7 +30,11 @@ class HostlessRemote(Remote):
 
     async def run(self, command: str, **options: Any) -> Any:  # type: ignore[override]
         if host_claim.NAME in command:
-            return CommandResult(command, 0, f"{host_claim.ANSWER} taken\n", "")
+            # Let go as it ends; taken, or marked, otherwise.
+            let_go = f"{host_claim.ANSWER} released" in command
+            return CommandResult(command, 0,
+                                 f"{host_claim.ANSWER} {'released' if let_go else 'taken'}\n",
+                                 "")
         return await super().run(command, **options)
 
 

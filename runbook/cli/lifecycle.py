@@ -469,7 +469,9 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback,
                                                        rollback_note=note)),
-             *([f"runbook: before another attempt: {after}"] if after else [])]
+             *([f"runbook: before another attempt: {after}"] if after else []),
+             # Its end could not let the host's claim go (review 62, G2).
+             *([f"runbook: {history.claim_left}"] if history.claim_left else [])]
     if stopper.caught is not None:
         # A real host goes on with a detached command (the unzip, the
         # service's start); the rehearsal's stops with this process, and
