@@ -263,6 +263,52 @@ def _runbook_runs(pid: int) -> bool:
         return True
 
 
+def _same_moment(one: str, other: str) -> bool:
+    """Whether two times runbook wrote (ISO) are one moment, however each
+    spells its zone; as written where either cannot be read."""
+    try:
+        return datetime.fromisoformat(one) == datetime.fromisoformat(other)
+    except (ValueError, TypeError):
+        return one == other
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A cutover a claim still marks that a journal here says ended: how
+    ("upgraded", "rolled back") and which journal says so."""
+
+    how: str
+    journal: str
+
+
+def cutover_ended(other: Claim, continues: str | None = None) -> Ended | None:
+    """Where the cutover `other` marks ended, as its journal on this machine
+    says (the path its holder names: this machine's, or a shared home's), or
+    the copy this run goes on from (`continues`): the claim is then a
+    finished run's left behind (its end could not let it go: sudo lost, the
+    connection gone), not a cutover under way (operator trial 62, F1: it
+    read 'may be down' and locked the host for everyone, --take-over-host
+    too, though the stream manager served). Only a journal of that very
+    cutover counts (its start the moment the claim names); None where none
+    here says it ended."""
+    # Here, not at the top: the steps import this module for their cards
+    # (test_cli_imports), and a journal is read only where a claim is found.
+    from runbook.journal import JournalError
+    from runbook.journal_replay import replay
+
+    for path in dict.fromkeys(path for path in (other.journal, continues) if path):
+        try:
+            history = replay(Path(path))
+        except (JournalError, OSError, ValueError):
+            continue  # not here, not a journal, or damaged: it says nothing
+        began = history.cutover_started
+        if began is None or not _same_moment(began, other.cutover):
+            continue
+        if history.ended_as is not None:
+            return Ended("upgraded" if history.ended_as == "done" else "rolled back", path)
+    return None
+
+
 def _since(since: str) -> str:
     """When a claim was made, on this machine's clock, and how long ago (the
     other machine's clock may differ a little): whether that run is surely
@@ -468,12 +514,14 @@ def _older(where: str) -> str:
     return f"{where} on the host"
 
 
-def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: str) -> str:
+def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: str,
+                    removal: str) -> str:
     """Why a run is refused where the claim was kept for a cutover under way:
     no run but one that goes on with that cutover may enter (review 60a,
     F10: told to wait for the run to end or take the host over, a second
     operator's run upgraded from the emptied fleet). `goes_on`: this run goes
-    on with it, from elsewhere; only --take-over-host lets it in."""
+    on with it, from elsewhere; only --take-over-host lets it in. `removal`:
+    the command that removes the claim by hand."""
     from runbook.standing import resume_command, rollback_command, said_time
 
     said = (f"a cutover begun {said_time(other.cutover)} by {other.login} on {other.machine} "
@@ -484,10 +532,28 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: s
                 "is surely gone (its machine off, its runbook killed), run again with "
                 "--take-over-host")
     config = config or "CONFIG"
+    # Its journal is not here to say whether that run ended: one whose end
+    # could not let its claim go leaves it marked (operator trial 62, F1).
     return (f"{said}. Go on with that journal, not a new run: resume it "
             f"({resume_command(config, other.journal)}) or take the way back "
             f"({rollback_command(config, Path(other.journal))}), on {other.machine}, or "
-            "here with a copy of that journal")
+            "here with a copy of that journal. If that journal says the run ended (upgraded, "
+            "or rolled back), the claim was left behind as it ended: remove it on the host "
+            f"({removal}), then run again")
+
+
+def left_behind_refusal(other: Claim, ended: Ended, *, where: str, removal: str) -> str:
+    """Why a run is refused by a claim that marks a cutover its journal here
+    says ended: a finished run's claim, left behind (its end could not let
+    it go), not a cutover under way (operator trial 62, F1)."""
+    from runbook.standing import said_time
+
+    return (f"the host's claim ({_older(where)}) was left behind by a run that ended: it "
+            f"marks a cutover begun {said_time(other.cutover)} by {other.login} on "
+            f"{other.machine}, which ended ({ended.how}, as its journal {ended.journal} "
+            "says), and that run's end could not let the claim go. Nothing was changed. "
+            "Run again with --take-over-host to take it over, or remove it on the host "
+            f"({removal})")
 
 
 def refusal(other: Claim | None, where: str) -> str:
@@ -565,19 +631,32 @@ def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
 
 
 def _judge(target: str, claim: Claim, other: Claim | None, *, over: bool,
-           continues: str | None, config: str | None, where: str) -> tuple[Claim, bool, bool]:
+           continues: str | None, config: str | None, where: str,
+           place: Place) -> tuple[Claim, bool, bool]:
     """Whether this run may have the claim `other` holds (None: one that
     cannot be read): raises HostClaimed where not; else this run's claim (its
     own journal's, where `other` is this run's), whether it was this run's,
     and whether its run is gone."""
     ours = other is not None and other.same_run(claim, continues)
+    removal = _removal(where, place)
+    ended = None
     if other is not None and other.cutover and not ours:
+        ended = cutover_ended(other, continues)
+    if ended is not None and other is not None:
+        # The cutover it marks ended, as its journal here says: a finished
+        # run's claim left behind, taken as any plain claim (trial 62, F1).
+        plain = replace(other, cutover="")
+        if not (over or plain.gone(claim) or plain.runs_here(claim)):
+            raise HostClaimed(target, left_behind_refusal(other, ended, where=where,
+                                                          removal=removal))
+        other = plain
+    elif other is not None and other.cutover and not ours:
         # Kept for a cutover under way: only a run going on with that very
         # cutover may enter, and only once its run is gone or with `over`.
         goes_on = other.cutover == claim.cutover
         if not (goes_on and (over or other.gone(claim))):
             raise HostClaimed(target, cutover_refusal(other, config, goes_on=goes_on,
-                                                      where=where))
+                                                      where=where, removal=removal))
     gone = other is not None and not ours and other.gone(claim)
     if other is not None and not ours and other.runs_here(claim):
         raise HostClaimed(target, still_running_here(other, where))
@@ -589,6 +668,12 @@ def _judge(target: str, claim: Claim, other: Claim | None, *, over: bool,
     if not (over or gone):
         raise HostClaimed(target, refusal(other, where))
     return claim, False, gone
+
+
+def _removal(where: str, place: Place) -> str:
+    """The command that removes the claim `where` lies by hand: an older
+    runbook's is the SSH user's own."""
+    return f"rm -r {LEGACY}" if where == LEGACY else place.removal
 
 
 def _taken_note(other: Claim | None, gone: bool, where: str) -> TakenOver:
@@ -623,7 +708,7 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
         legacy = "\n".join(lines[1:])
         older = parse(legacy)
         claim, ours, gone = _judge(target, claim, older, over=over, continues=continues,
-                                   config=config, where=LEGACY)
+                                   config=config, where=LEGACY, place=place)
         note = None if ours else _taken_note(older, gone, LEGACY)
         lines = _answer(await remote.run(place.command(take_command(claim, legacy=legacy)),
                                          timeout=TIMEOUT_S), target, place)
@@ -634,7 +719,7 @@ async def take(remote: Remote, claim: Claim, place: Place, *, over: bool = False
     read = "\n".join(lines[1:])
     other = parse(read)
     claim, ours, gone = _judge(target, claim, other, over=over, continues=continues,
-                               config=config, where=place.where)
+                               config=config, where=place.where, place=place)
     said = _answer(await remote.run(place.command(retake_command(
         claim, replacing=None if ours else read, legacy=legacy)), timeout=TIMEOUT_S),
         target, place)

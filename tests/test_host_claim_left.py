@@ -150,3 +150,110 @@ async def test_a_claim_on_a_host_gone_at_the_end_is_tried_once_and_said(
             and Place.of(settings).where in e.message]
     assert len(said) == 1 and "cannot connect" in said[0], said
     assert took < 30, f"the end took {took:.0f}s"
+
+
+class _SudoGoneAtTheEnd(HeldAt):
+    """Answers run to every step; sudo is taken away as the run ends, before
+    its claim is let go (operator trial 62, F1: sudo lost as `recreate`
+    finished)."""
+
+    def __init__(self, host: RehearsalHost) -> None:
+        super().__init__("no such step")
+        self.host = host
+
+    def tell(self, event: object) -> None:
+        from runbook.events import RunEnded
+
+        if isinstance(event, RunEnded):
+            armed.arm(self.host.sandbox, "permission-denied")
+        super().tell(event)  # type: ignore[arg-type]
+
+
+async def test_a_claim_a_finished_cutover_left_behind_is_said_so_and_can_be_taken_over(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Operator trial 62, F1: a run upgraded the host, and sudo was gone as
+    its end let the claim go. The claim, still marked with that cutover,
+    refused every run after it as 'a cutover ... has not ended. The stream
+    manager may be down', naming a resume and a rollback that both refuse
+    (the run ended), and --take-over-host was refused too: only an rm by hand
+    freed the host. Where that run's journal is here and says its cutover
+    ended, the claim is a finished run's left behind: this machine and login
+    take it over as a gone run's, another machine is told so truthfully and
+    may take it with --take-over-host. Where the journal is not here, the
+    refusal names both ways out: go on with that journal, or, if it ended,
+    the command that removes the claim."""
+    import dataclasses
+    import re
+
+    from runbook.cli import wiring
+    from runbook.config import ConfigError
+    from tests.rehearsal import as_if_its_process_ended
+    from tests.scripted import ScriptedFrontEnd
+
+    host = rehearsal_host
+    journal = tmp_path / "upgraded.jsonl"
+    front = _SudoGoneAtTheEnd(host)
+    try:
+        assert await asyncio.wait_for(rehearsal_session(host, journal).run(front), 600) \
+            is Outcome.DONE, front.text()[-2000:]
+    finally:
+        armed.lift(host.sandbox, "permission-denied")
+    began = replay(journal).cutover_started
+    holder = claim_file(host)
+    assert began is not None and f"cutover={began}" in holder.read_text().splitlines()
+    as_if_its_process_ended(host)
+    left = original = holder.read_text()
+    place = Place.of(rehearsal_settings(host))
+
+    def session(name: str, *, over: bool = False) -> object:
+        settings = dataclasses.replace(rehearsal_settings(host), take_over_host=over)
+        return wiring.session(settings, token=host.api_token,
+                              journal_path=tmp_path / name / "run.jsonl",
+                              state_dir=tmp_path / name / "state")
+
+    async def refused(name: str, *, over: bool = False) -> str:
+        asked = ScriptedFrontEnd()
+        with pytest.raises(ConfigError) as refusal:
+            await session(name, over=over).run(asked)  # type: ignore[attr-defined]
+        assert asked.asked == [] and holder.read_text() == left
+        said = str(refusal.value)
+        assert "\n" not in said
+        return said
+
+    async def taken(name: str, *, over: bool = False) -> None:
+        stopped = HeldAt("preflight")
+        run = asyncio.create_task(session(name, over=over).run(stopped))  # type: ignore[attr-defined]
+        await asyncio.wait_for(stopped.waiting.wait(), 120)
+        assert f"journal={(tmp_path / name / 'run.jsonl').resolve()}" in \
+            holder.read_text().splitlines()
+        stopped.go.set()
+        assert await asyncio.wait_for(run, 120) is Outcome.STOPPED
+        assert not holder.exists()
+
+    # Another machine's claim whose journal is here (a shared home, a copy):
+    # said truthfully, and --take-over-host takes it.
+    holder.write_text(re.sub(r"(?m)^machine=.*$", "machine=laptop-2",
+                             re.sub(r"(?m)^machine_id=.*\n", "", left)))
+    left = holder.read_text()
+    said = await refused("b")
+    for part in ("ended", "upgraded", "left behind", "--take-over-host", place.removal):
+        assert part in said, said
+    for wrong in ("has not ended", "may be down", "--resume", "runbook rollback"):
+        assert wrong not in said, said
+    await taken("c", over=True)
+
+    # The journal is not here: both ways out are named.
+    holder.parent.mkdir()
+    holder.write_text(left.replace(f"journal={journal.resolve()}",
+                                   "journal=/home/colleague/run.jsonl"))
+    left = holder.read_text()
+    said = await refused("d")
+    for part in ("--resume", "runbook rollback", place.removal):
+        assert part in said, said
+    holder.unlink()
+    holder.parent.rmdir()
+
+    # This machine and login, its process gone: a gone run's, taken over.
+    holder.parent.mkdir()
+    holder.write_text(original)
+    await taken("e")
