@@ -58,6 +58,8 @@ from runbook.model import duration
 from runbook.shell import answer_after
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runbook.config import Settings
     from runbook.remote import Remote
     from runbook.shell import CommandResult
@@ -126,6 +128,15 @@ class Place:
                 "claim, and root would write where it leads. Nothing was changed: look at "
                 f"where it leads and who made it, remove the link ({command}), then run again")
 
+    def file_refusal(self) -> str:
+        """Why nothing is done where the claim's name is a plain file: runbook
+        makes a folder there, never a file (operator trial 62, F8)."""
+        command = f"rm {quote(self.where)}"
+        command = f"sudo {command}" if self.sudo else command
+        return (f"{self.where} on the host is a file, not the folder runbook makes for its "
+                "claim. Nothing was changed: look at it (what it holds, who made it), remove "
+                f"it ({command}), then run again")
+
     @property
     def removal(self) -> str:
         """The command that removes the claim by hand, as root: through sudo,
@@ -144,7 +155,10 @@ class Place:
                     f'L="${{L%/}}/{NAME}"; O="$2"; umask 077; '
                     # A link there would have root write (and the release
                     # remove) where it leads (review 62, G5): nothing is done.
-                    f'if [ -L "$L" ]; then {_say("link")}; exit 1; fi; ')
+                    f'if [ -L "$L" ]; then {_say("link")}; exit 1; fi; '
+                    # A file there (made by hand) is no claim runbook made:
+                    # mkdir's "File exists" alone said nothing (trial 62, F8).
+                    f'if [ -e "$L" ] && [ ! -d "$L" ]; then {_say("file")}; exit 1; fi; ')
         run = (f"sh -c {quote(prologue + script)} sh {quote(self.install_dir)} "
                f'"$HOME/.runbook/run.lock"')
         return f"sudo -n {run}" if self.sudo else run
@@ -524,7 +538,7 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: s
     the command that removes the claim by hand."""
     from runbook.standing import resume_command, rollback_command, said_time
 
-    said = (f"a cutover begun {said_time(other.cutover)} by {other.login} on {other.machine} "
+    said = (f"a cutover {_begun(other.cutover, said_time)} by {other.login} on {other.machine} "
             f"(journal {other.journal}) has not ended ({_older(where)}). The stream "
             "manager may be down and its fleet deleted. Nothing was changed")
     if goes_on:
@@ -540,6 +554,17 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: s
             "here with a copy of that journal. If that journal says the run ended (upgraded, "
             "or rolled back), the claim was left behind as it ended: remove it on the host "
             f"({removal}), then run again")
+
+
+def _begun(cutover: str, said_time: Callable[[str], str]) -> str:
+    """When a claim says its cutover began; where its holder's time is no
+    time (edited by hand, damaged), that it cannot be read there, not the
+    text quoted raw (operator trial 62, F8: 'a cutover begun garbage')."""
+    try:
+        datetime.fromisoformat(cutover)
+    except ValueError:
+        return "(its start unreadable in the claim's holder)"
+    return f"begun {said_time(cutover)}"
 
 
 def left_behind_refusal(other: Claim, ended: Ended, *, where: str, removal: str) -> str:
@@ -611,6 +636,8 @@ def _answer(result: CommandResult, target: str, place: Place) -> list[str]:
     lines = answer_of(result.stdout)
     if lines[:1] == ["link"]:
         raise ClaimRefused(target, f"cannot claim the host: {place.link_refusal()}")
+    if lines[:1] == ["file"]:
+        raise ClaimRefused(target, f"cannot claim the host: {place.file_refusal()}")
     if lines and lines[0] == "nodir":
         raise ClaimRefused(target, f"cannot claim the host: {place.install_dir} is not a "
                            "folder there; check install.dir in the config. Nothing was changed")

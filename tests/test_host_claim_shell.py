@@ -317,3 +317,38 @@ def test_an_older_holder_without_the_machines_id_is_read_by_its_hostname(
         assert "on laptop-2" in refused.said, refused.said
     else:
         raise AssertionError("another hostname's claim was taken over unasked")
+
+
+def test_a_claim_path_that_is_a_plain_file_is_said_what_it_is_and_what_to_do(
+        tmp_path: Path) -> None:
+    """Operator trial 62, F8: install.dir/.runbook-claim a plain file (made
+    by hand) was refused with mkdir's 'File exists' alone, with or without
+    --take-over-host, and no word to look at it and remove it."""
+    install = tmp_path / "usr-local"
+    install.mkdir()
+    (install / host_claim.NAME).write_text("not runbook's\n")
+    place = host_claim.Place(str(install), sudo=False)
+    for over in (False, True):
+        try:
+            asyncio.run(host_claim.take(LocalShell(tmp_path), host_claim.mine("/a/run.jsonl"),  # type: ignore[arg-type]
+                                        place, over=over))
+        except host_claim.ClaimRefused as refused:
+            said = refused.said
+        else:
+            raise AssertionError("a claim path that is a file was taken")
+        assert "\n" not in said and "File exists" not in said, said
+        for part in ("a file", "not the folder", "look at", f"rm {place.where}",
+                     "Nothing was changed"):
+            assert part in said, said
+    assert (install / host_claim.NAME).read_text() == "not runbook's\n"
+
+
+def test_a_garbled_cutover_time_in_the_holder_is_said_unreadable_not_quoted() -> None:
+    """Operator trial 62, F8: a holder's cutover= that is no time was quoted
+    raw: 'a cutover begun garbage by bob on x'."""
+    other = host_claim.Claim("bob", "x", 4242, "/b/run.jsonl", "2026-12-07T00:00:00+00:00",
+                             cutover="garbage")
+    said = host_claim.cutover_refusal(other, "sm.toml", goes_on=False, where="/usr/local/c",
+                                      removal="sudo rm -r /usr/local/c")
+    assert "garbage" not in said and "begun" not in said.split(" by bob")[0], said
+    assert "unreadable" in said and "bob on x" in said, said
