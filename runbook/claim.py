@@ -529,13 +529,14 @@ def _older(where: str) -> str:
 
 
 def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: str,
-                    removal: str) -> str:
+                    removal: str, journal_here: bool = False) -> str:
     """Why a run is refused where the claim was kept for a cutover under way:
     no run but one that goes on with that cutover may enter (review 60a,
     F10: told to wait for the run to end or take the host over, a second
     operator's run upgraded from the emptied fleet). `goes_on`: this run goes
     on with it, from elsewhere; only --take-over-host lets it in. `removal`:
-    the command that removes the claim by hand."""
+    the command that removes the claim by hand; `journal_here`: that run's
+    journal was read here and says its cutover has not ended."""
     from runbook.standing import resume_command, rollback_command, said_time
 
     said = (f"a cutover {_begun(other.cutover, said_time)} by {other.login} on {other.machine} "
@@ -546,14 +547,15 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: s
                 "is surely gone (its machine off, its runbook killed), run again with "
                 "--take-over-host")
     config = config or "CONFIG"
-    # Its journal is not here to say whether that run ended: one whose end
-    # could not let its claim go leaves it marked (operator trial 62, F1).
+    # Where its journal is not here to say whether that run ended: one whose
+    # end could not let its claim go leaves it marked (operator trial 62, F1).
+    ended = "" if journal_here else (
+        ". If that journal says the run ended (upgraded, or rolled back), the claim was "
+        f"left behind as it ended: remove it on the host ({removal}), then run again")
     return (f"{said}. Go on with that journal, not a new run: resume it "
             f"({resume_command(config, other.journal)}) or take the way back "
             f"({rollback_command(config, Path(other.journal))}), on {other.machine}, or "
-            "here with a copy of that journal. If that journal says the run ended (upgraded, "
-            "or rolled back), the claim was left behind as it ended: remove it on the host "
-            f"({removal}), then run again")
+            f"here with a copy of that journal{ended}")
 
 
 def _begun(cutover: str, said_time: Callable[[str], str]) -> str:
@@ -682,8 +684,10 @@ def _judge(target: str, claim: Claim, other: Claim | None, *, over: bool,
         # cutover may enter, and only once its run is gone or with `over`.
         goes_on = other.cutover == claim.cutover
         if not (goes_on and (over or other.gone(claim))):
+            here = Path(other.journal).is_file()
             raise HostClaimed(target, cutover_refusal(other, config, goes_on=goes_on,
-                                                      where=where, removal=removal))
+                                                      where=where, removal=removal,
+                                                      journal_here=here))
     gone = other is not None and not ours and other.gone(claim)
     if other is not None and not ours and other.runs_here(claim):
         raise HostClaimed(target, still_running_here(other, where))

@@ -432,6 +432,8 @@ async def test_take_over_host_is_refused_over_a_cutover_under_way_unless_it_goes
                      "--resume", "runbook rollback"):
             assert part in said, said
         assert "Wait for that run" not in said and "--take-over-host" not in said, said
+        # Its journal is here and says the cutover goes on: no claim left behind.
+        assert "left behind" not in said and "rm -r" not in said, said
         assert front.asked == []
         assert claim_file(rehearsal_host).read_text() == holder
 
