@@ -289,6 +289,38 @@ async def started_since_boot(ctx: Ctx, pids: list[int]) -> tuple[str | None, dic
     return lines[0].strip() or None, started
 
 
+
+async def started_after_promote(ctx: Ctx, listing: tuple[list[JavaProcess], str | None],
+                                new: str | None) -> list[JavaProcess]:
+    """Of one java_processes listing, the servers running from the new
+    install `new`. One placed there only by its -Dred5.root path (working
+    directory /: started by hand, or by a jsvc without -cwd) is the new
+    release's only if it started after promote-new: before, that path named
+    the old install, and the server is the old one (step review: the way back
+    from before stop-service stopped and killed it, one restart more in the
+    downtime, said to be the new release's). A reboot's start of the new
+    release, or start-service's, comes after. Told on the host's boot clock
+    alone (review 58a L4: this machine's clock, stepped back, made a new
+    server look started before promote-new)."""
+    found = running_from(listing, new)
+    by_path = [proc.pid for proc in found if proc.cwd in (None, listing[1])]
+    boot, promoted = ctx.facts.promoted_boot, ctx.facts.promoted_uptime
+    if boot is None or promoted is None or not by_path:
+        return found  # when is not known (an older journal): every one counts
+    now_boot, started = await started_since_boot(ctx, by_path)
+    if now_boot != boot:
+        return found  # booted since promote-new (or not told): started after it
+    # Old only when surely started before: one in doubt counts as new, which
+    # costs the old server a restart, where passing a new one over would
+    # leave it running as the way back moves its tree.
+    return [proc for proc in found if proc.pid not in by_path
+            or started.get(proc.pid, promoted) + _TICK_SLACK_S >= promoted]
+
+
+# How closely /proc tells a process's start (clock ticks, a hundredth of a
+# second on Linux) from the uptime promote-new read.
+_TICK_SLACK_S = 0.02
+
 async def unit_not_loaded(ctx: Ctx) -> str | None:
     """Why systemd may not run the red5pro unit as it is on disk now, or None
     when it does. Read from systemd's NeedDaemonReload property, not from the

@@ -69,6 +69,7 @@ from steps.common import (
     server_folders,
     snapshot,
     standing_origins,
+    started_after_promote,
     state_of,
     unit_not_loaded,
 )
@@ -499,12 +500,16 @@ class StopService(Red5Step):
             f" (in the red5pro unit's control group {unit_only[pid]}; its command line names "
             "none of java, jsvc.exec, -Dred5.root=)" if pid in unit_only else ""))
             for pid, args in shown.items()]
+        if left := p.facts.scratch.unit_left:
+            actions.append(Note(_unit_runs_the_new_release(
+                [f"pid {pid}: {args}" for pid, args in left.items()])))
         pids = list(shown) or ["<PID>"]
         actions.append(Shell(root(p, "kill -9 " + " ".join(pids))))
         return actions
 
-    async def _old_servers(self, ctx: Ctx) -> list[JavaProcess]:
-        """The old install's servers, found after the renames.
+    async def _look(self, ctx: Ctx) -> tuple[list[JavaProcess], list[JavaProcess]]:
+        """The old install's servers, found after the renames; and the red5pro
+        unit's control group when it is left because it runs the new release.
 
         By working directory, which follows the old folder to bak.red5pro. A
         server whose working directory says nothing (/: started by hand, or by
@@ -515,27 +520,46 @@ class StopService(Red5Step):
 
         And every process in the red5pro unit's control group, whatever its
         command line: the unit started it, and the unit has run the old
-        release only, unless one runs from the new tree (someone started the
-        unit after promote-new), which is left as before (facts audit 61, F12
-        follow-up: a server the unit ran under another name was left running)."""
+        release only (facts audit 61, F12 follow-up: a server the unit ran
+        under another name was left running). Unless the group runs the new
+        release: the enabled unit started it when the host rebooted after
+        promote-new. The group is one server, decided whole: if any of it runs
+        from the new tree (as the way back tells a new server), all of it is
+        left (review 62b, L1: deciding process by process spared the new JVM
+        and killed the rest of its group)."""
         listing = await java_processes(ctx, unit=True)
-        found = running_from(listing, await old_tree(ctx))
         slash = listing[1]
         promoted = await folder_id(ctx, live_dir(ctx))
+        group = [proc for proc in listing[0] if proc.unit_group]
+        if group and await started_after_promote(ctx, (group, slash), promoted):
+            kept = [proc for proc in listing[0] if not proc.unit_group]
+            return await self._outside_the_unit(ctx, (kept, slash), promoted), group
+        found = await self._outside_the_unit(ctx, listing, promoted)
+        return found + [proc for proc in group if proc not in found], []
+
+    @staticmethod
+    async def _outside_the_unit(ctx: Ctx, listing: tuple[list[JavaProcess], str | None],
+                                promoted: str | None) -> list[JavaProcess]:
+        """The old install's servers known by their folders (see _look)."""
+        found = running_from(listing, await old_tree(ctx))
         found += [proc for proc in running_from(listing, promoted)
-                  if proc.cwd in (None, slash) and proc not in found]
-        found += [proc for proc in listing[0] if proc.unit_group and proc not in found
-                  and (proc.cwd in (None, slash) or proc.cwd != promoted)]
+                  if proc.cwd in (None, listing[1]) and proc not in found]
         return found
+
+    async def _old_servers(self, ctx: Ctx) -> list[JavaProcess]:
+        return (await self._look(ctx))[0]
 
     async def _old_pids(self, ctx: Ctx) -> set[int]:
         return {proc.pid for proc in await self._old_servers(ctx)}
 
     async def check(self, ctx: Ctx) -> Check:
-        found = await self._old_servers(ctx)
+        found, left = await self._look(ctx)
         ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
         ctx.facts.scratch.unit_only = {str(proc.pid): str(proc.unit_group) for proc in found
                                        if proc.unit_group and not proc.named}
+        ctx.facts.scratch.unit_left = {str(proc.pid): proc.args for proc in left}
+        if left:
+            ctx.info(_unit_runs_the_new_release(left))
         if not found:
             return Check(True, "no java process runs from the old install")
         return Check(False, f"running: {', '.join(str(proc.pid) for proc in found)}")
@@ -564,6 +588,15 @@ class StopService(Red5Step):
         await wait_until(ctx, "the java processes to exit", ctx.settings.timeouts.service_stop,
                          none_left)
         return Check(True, "no java process of the old install remains")
+
+
+def _unit_runs_the_new_release(left: list[JavaProcess] | list[str]) -> str:
+    """What stop-service says of the red5pro unit's control group it leaves."""
+    named = "; ".join(item if isinstance(item, str) else f"pid {item.pid}: {item.args}"
+                      for item in left)
+    return ("the red5pro unit runs the new release already (the host restarted after "
+            "promote-new, and the enabled unit started it): its control group is left "
+            f"whole, none of it is killed ({named})")
 
 
 def _origins_waited_for(ctx: Ctx) -> str:

@@ -110,6 +110,10 @@ class Red5Scratch:
     # stop-service: pid -> the red5pro unit's control group, of each process
     # it found there whose command line the match missed (its plan says so)
     unit_only: dict[str, str] = field(default_factory=dict)
+    # stop-service: pid -> command line of each process of the red5pro unit's
+    # control group it left because the group runs the new release (a reboot
+    # after promote-new started it); its plan and its look say so
+    unit_left: dict[str, str] = field(default_factory=dict)
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on
     proven: dict[str, tuple[int, str]] = field(default_factory=dict)

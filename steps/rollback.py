@@ -56,9 +56,8 @@ from steps.common import (
     old_tree,
     prove_token,
     root,
-    running_from,
     sha256_remote,
-    started_since_boot,
+    started_after_promote,
     trees,
     unit_not_loaded,
 )
@@ -87,34 +86,8 @@ def failed_dir(p: AnyContext) -> str:
 
 
 async def _new_servers(ctx: Ctx) -> list[JavaProcess]:
-    """The servers running from the new install. One placed there only by
-    its -Dred5.root path (working directory /: started by hand, or by a jsvc
-    without -cwd) is the new release's only if it started after promote-new:
-    before, that path named the old install, and the server is the old one
-    (step review: the way back from before stop-service stopped and killed
-    it, one restart more in the downtime, said to be the new release's). A
-    reboot's start of the new release, or start-service's, comes after.
-    Told on the host's boot clock alone (review 58a L4: this machine's clock,
-    stepped back, made a new server look started before promote-new)."""
-    listing = await java_processes(ctx)
-    found = running_from(listing, await new_tree(ctx))
-    by_path = [proc.pid for proc in found if proc.cwd in (None, listing[1])]
-    boot, promoted = ctx.facts.promoted_boot, ctx.facts.promoted_uptime
-    if boot is None or promoted is None or not by_path:
-        return found  # when is not known (an older journal): every one is stopped
-    now_boot, started = await started_since_boot(ctx, by_path)
-    if now_boot != boot:
-        return found  # booted since promote-new (or not told): started after it
-    # Old only when surely started before: one in doubt is stopped, which
-    # costs the old server a restart, where passing a new one over would
-    # leave it running as the way back moves its tree.
-    return [proc for proc in found if proc.pid not in by_path
-            or started.get(proc.pid, promoted) + _TICK_SLACK_S >= promoted]
-
-
-# How closely /proc tells a process's start (clock ticks, a hundredth of a
-# second on Linux) from the uptime promote-new read.
-_TICK_SLACK_S = 0.02
+    """The servers running from the new install (started_after_promote)."""
+    return await started_after_promote(ctx, await java_processes(ctx), await new_tree(ctx))
 
 
 # Before the way back changes anything: nothing of the live stream manager has

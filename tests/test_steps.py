@@ -1155,6 +1155,60 @@ async def test_stop_service_kills_a_process_of_the_units_control_group_whatever_
             helper.wait()
 
 
+async def test_stop_service_leaves_the_whole_unit_group_when_it_runs_the_new_release(
+        tmp_path: Path) -> None:
+    """Review 62b, L1: a reboot between promote-new and stop-service starts
+    the new release under the (enabled) unit. stop-service decided the
+    unit's control group process by process: the new tree's JVM (working
+    directory the promoted folder) was spared, and any other process of the
+    same group (a child with its working directory elsewhere) was killed,
+    leaving a half-killed new server. The group is one server: it is left
+    whole, and the run says so."""
+    from runbook.rehearsal import sandbox
+    from tests.polling import until
+
+    started: list[subprocess.Popen[bytes]] = []
+    sleep = "import time; time.sleep(600)"
+
+    async with rehearsal_host(tmp_path) as host:
+        procs = sandbox.cgroup_root(host.sandbox) / "system.slice/red5pro.service/cgroup.procs"
+        await until(lambda: procs.exists() and procs.read_text().strip(),
+                    what="the unit's control group to list its server")
+
+        def reboot_starts_the_new_release(step: StepReport, _plan: list[Action]) -> None:
+            if step.id != "promote-new":
+                return
+            # The unpacked tree keeps its identity through the rename.
+            [new] = (host.sandbox / "usr/local").glob("red5pro-server-*")
+            started.append(subprocess.Popen(
+                ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}"'], cwd=new))
+            started.append(subprocess.Popen(
+                ["bash", "-c", f'exec -a red5-helper {sys.executable} -c "{sleep}"'],
+                cwd="/tmp"))
+            # After the reboot, the unit's group is the new release's alone.
+            procs.write_text("".join(f"{proc.pid}\n" for proc in started))
+
+        try:
+            front = ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)},
+                                     on_confirm=reboot_starts_the_new_release)
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+            assert outcome is Outcome.STOPPED, front.text()[-3000:]
+            assert front.final_state("stop-service") == "done", front.text()[-3000:]
+            assert len(started) == 2
+            assert [proc.poll() for proc in started] == [None, None], \
+                "a process of the new release's group was killed"
+            # The plan names the group it leaves, and kills none of it.
+            shown = [action.render() for action in front.plans["stop-service"]]
+            [kill] = [line for line in shown if "kill -9" in line]
+            assert not [proc.pid for proc in started if str(proc.pid) in kill.split()], kill
+            [left] = [line for line in shown if "runs the new release" in line]
+            assert all(f"pid {proc.pid}:" in left for proc in started), left
+        finally:
+            for proc in started:
+                proc.kill()
+                proc.wait()
+
+
 async def test_the_way_back_before_start_service_leaves_the_old_server_known_by_its_root(
         tmp_path: Path) -> None:
     """Step review (stop 49): the way back taken between promote-new and
