@@ -373,12 +373,21 @@ class RunState:
 
     def ran_before_the_refusal(self) -> list[StepCard]:
         """The steps this run ran before its claim was refused: only steps
-        that look at the host run unclaimed (Executor.claim_host)."""
+        that look at the host run unclaimed (Executor.claim_host). Not those
+        a resumed run trusts as done from the earlier run's journal: this run
+        ran nothing of them, and the earlier run changed the host (review
+        62b, L2: they were said to have only looked)."""
         if not self.refused or self.refused_at is None:
             return []
-        ran = (StepState.PENDING.value, StepState.RUNNING.value, StepState.SKIPPED.value)
+        not_run = (StepState.PENDING.value, StepState.RUNNING.value, StepState.SKIPPED.value)
         return [card for card in self.cards if card.id in self.reports
-                and card.id != self.refused_at and self.reports[card.id].state.value not in ran]
+                and card.id != self.refused_at and not self.reports[card.id].done_earlier
+                and self.reports[card.id].state.value not in not_run]
+
+    def done_before_this_run(self) -> list[StepCard]:
+        """The steps this (resumed) run trusts as done by an earlier run."""
+        return [card for card in self.cards if card.id in self.reports
+                and self.reports[card.id].done_earlier]
 
     # --- questions the views ask ------------------------------------------------------
 

@@ -438,18 +438,27 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
     if state.refused:
         # Whole in the output pane: here, its gist and the one key there is.
         ran = state.ran_before_the_refusal()
+        # A resumed run's steps done by the earlier run: done, not "only
+        # looked", and not "nothing ran" of the host (review 62b, L2).
+        before = state.done_before_this_run()
+        earlier = [f"{_step_numbers([card.number for card in before])} "
+                   f"{'was' if len(before) == 1 else 'were'} done in an earlier run."
+                   ] if before else []
         if not ran or state.refused_at is None:
-            return _ending(["The run was refused, and nothing ran: the output pane says why, "
-                            "and what to do."], "q quits.", "$error", fits)
+            nothing = "this run" if before else "the run"
+            return _ending([*earlier, f"{nothing.capitalize()} was refused, and nothing ran: "
+                            "the output pane says why, and what to do."], "q quits.",
+                           "$error", fits, spare=earlier)
         # Refused at the first step to change the host, after those that
         # only look (sudo taken away meanwhile): "nothing ran" was said
         # under their rows, done.
         at = state.by_id[state.refused_at].number
-        return _ending([f"{_step_numbers([card.number for card in ran])} ran and only looked "
+        return _ending([*earlier,
+                        f"{_step_numbers([card.number for card in ran])} ran and only looked "
                         f"at the host; the run was refused at step {at}, before its first "
                         "change, so this run changed nothing on the host.",
                         "The output pane says why, and what to do."], "q quits.", "$error",
-                       fits)
+                       fits, spare=earlier)
     if state.run_error is not None:
         return _ending([f"The run stopped on an error: {state.run_error}."], then, "$error",
                        fits)

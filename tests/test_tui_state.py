@@ -1310,3 +1310,40 @@ async def test_the_legend_names_not_undone_where_a_row_shows_it() -> None:
         await pilot.pause()
         shown = str(app.main.query_one("#legend", Static).content)
         assert "◐" in shown and "≠" not in shown, shown
+
+
+def test_a_claim_refused_on_a_resumed_run_does_not_say_earlier_steps_only_looked(
+        tmp_path: Path) -> None:
+    """Review 62b, L2: on a resumed run, the steps an earlier run did are
+    reported done (trusted from its journal) before this run's claim is
+    refused at the first step to change the host. The hint took them for
+    steps that ran in this run and "only looked at the host": upload and
+    new-database, which changed it. Only this run's looks are said so; the
+    earlier run's steps are said done earlier."""
+    from runbook.journal_replay import replay
+    from runbook.model import StepCard, StepReport
+    from screens.run_state import RunState
+    from screens.views import _hint_ended
+
+    earlier = Journal(tmp_path / "run.jsonl")
+    for step in ("preflight", "upload", "new-database"):
+        earlier.write("step-end", step=step, state="done", detail="did", elapsed_s=1.0)
+    earlier.write("run-end", outcome="stopped", exit_code=3)
+    earlier.close()
+    cards = [StepCard(n, step, step.title(), Phase.PREPARE, "Does.") for n, step in
+             enumerate(("preflight", "upload", "new-database", "export-config"), start=1)]
+    seen = RunState(cards=cards, target="u@h:22", previous=replay(tmp_path / "run.jsonl"))
+    seen.apply(StepChanged(StepReport("preflight", StepState.RUNNING)), 0.0)
+    seen.apply(StepChanged(StepReport("preflight", StepState.DONE, "looked")), 1.0)
+    for step in ("upload", "new-database"):
+        trusted = StepReport(step, StepState.DONE, "done in the earlier run: did")
+        trusted.done_earlier = True
+        seen.apply(StepChanged(trusted), 1.0)
+    seen.apply(StepChanged(StepReport("export-config", StepState.RUNNING)), 2.0)
+    seen.ended(Outcome.STOPPED, "sudo refused", refused=True)
+    assert [card.id for card in seen.ran_before_the_refusal()] == ["preflight"]
+    said = " ".join(_hint_ended(seen, journal=tmp_path / "run.jsonl", brief=False,
+                                fits=None).plain.split())
+    assert "Step 1 ran and only looked at the host" in said, said
+    assert "Steps 2 and 3 were done in an earlier run" in said, said
+    assert "refused at step 4" in said, said
