@@ -34,6 +34,14 @@ SCALEOUT_ALARM = "admin/alarm/scaleout/default"
 # The roles it takes (AlarmController's NodeRole check; FACTS §2.2).
 SCALEOUT_ROLES = ("edge", "origin", "relay", "transcoder")
 
+
+def reads_alarms(api_version: str | None) -> bool:
+    """Whether the scale-out alarm thresholds are read from a live API of this
+    version: 3.x, whose AlarmController maps the GET (5.1.1, 6.2.0; facts
+    audit 61, F13); the 4.0 docs show only the POST (FACTS section 2.2). One
+    rule for export-config and the fleet's look again (review 62b, L3)."""
+    return str(api_version).startswith("3.")
+
 T = TypeVar("T")
 
 _ACCESS_TOKEN_IN_URL = re.compile(r"(accessToken=)[^&\s\"']+")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runbook.hoststate import origins_to_rebuild
-from runbook.smapi import SCALEOUT_ROLES, StreamManagerAPI
+from runbook.smapi import SCALEOUT_ROLES, StreamManagerAPI, reads_alarms
 from steps.common import being_deleted, standing_origins
 
 # How many differences are named before the rest are counted: the message
@@ -32,7 +32,7 @@ async def fleet_now(api: StreamManagerAPI) -> dict[str, Any]:
     listed, configs, policies = await asyncio.gather(
         api.list_nodegroups(), api.list_launchconfigs(), api.list_scalepolicies())
     groups = [group for group in listed if not being_deleted(group)]
-    roles = SCALEOUT_ROLES if str(api.version).startswith("3.") else ()
+    roles = SCALEOUT_ROLES if reads_alarms(api.version) else ()
     nodes, config_bodies, policy_bodies, thresholds = await asyncio.gather(
         asyncio.gather(*(api.list_nodes(group["name"]) for group in groups)),
         asyncio.gather(*(api.get_launchconfig(name) for name in configs)),

@@ -34,6 +34,7 @@ from runbook.smapi import (
     Redirected,
     SMApiError,
     SMApiOutcomeUnknown,
+    reads_alarms,
 )
 from runbook.step import CommandFailed, NotInThisRun, StepFailed
 from steps import database, fleet, red5
@@ -1326,13 +1327,6 @@ def unconfirmed_on_api_4(saved: dict[str, Any], new_api: str | None) -> list[str
                                                   for name, keys in values.items() if keys)
                      + ": a property value that is not text")
     return [f"warning: {line}; {_UNCONFIRMED}" for line in lines]
-
-
-def reads_alarms(api_version: str | None) -> bool:
-    """export-config reads the scale-out alarm thresholds from a live API of
-    this version: 3.x, whose AlarmController maps the GET (5.1.1, 6.2.0;
-    facts audit 61, F13); the 4.0 docs show only the POST (FACTS section 2.2)."""
-    return str(api_version).startswith("3.")
 
 
 NO_FLEET = ("warning: the live stream manager has no nodegroups, so there is nothing to "
