@@ -81,16 +81,21 @@ def changes(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
 
 def _thresholds_changed(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """The scale-out alarm thresholds the snapshot keeps (a 3.x live's) that
-    the live stream manager no longer has: recreate names the snapshot's.
+    the live stream manager no longer has, and those it has now for a role
+    the snapshot has none for: recreate names the snapshot's.
     Nothing where either side has none (a 4.0 live, a snapshot from before
     they were kept): there is nothing of them to go stale."""
     was, is_ = saved.get("scaleout_alarms"), now.get("scaleout_alarms")
     if not isinstance(was, Mapping) or not isinstance(is_, Mapping):
         return []
-    return [f"the scale-out alarm threshold of {role} is "
-            + (f"{is_[role]:g} % now" if role in is_ else "no longer read")
-            + f", {value:g} % in the snapshot"
-            for role, value in was.items() if is_.get(role) != value]
+    stale = [f"the scale-out alarm threshold of {role} is "
+             + (f"{is_[role]:g} % now" if role in is_ else "no longer read")
+             + f", {value:g} % in the snapshot"
+             for role, value in was.items() if is_.get(role) != value]
+    # Set since for a role the snapshot has none for (review 62b, L5: not
+    # named, so recreate left it out).
+    return stale + [f"the scale-out alarm threshold of {role} is {is_[role]:g} % now, none "
+                    "in the snapshot" for role in is_ if role not in was]
 
 
 def origins_changed(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:

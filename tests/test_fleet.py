@@ -137,6 +137,19 @@ def test_a_scaleout_threshold_changed_since_the_snapshot_is_a_change() -> None:
     assert changes(fleet(group("a", "inservice")), now) == []
 
 
+def test_a_scaleout_threshold_set_since_the_snapshot_for_a_role_it_had_none_is_a_change(
+        ) -> None:
+    """Review 62b, L5: only the roles the snapshot had a threshold for were
+    compared, so one set on the live stream manager since, for a role that
+    had none at export-config, was no change, and recreate did not name it."""
+    alarms = {"edge": 75.0, "origin": 60.0}
+    saved = {**fleet(group("a", "inservice")), "scaleout_alarms": alarms}
+    now = {**fleet(group("a", "inservice")),
+           "scaleout_alarms": {**alarms, "relay": 80.0}}
+    assert changes(saved, now) == [
+        "the scale-out alarm threshold of relay is 80 % now, none in the snapshot"]
+
+
 async def test_a_threshold_changed_after_export_is_taken_again_before_the_cutover(
         tmp_path: Path) -> None:
     """The same on the rehearsal's 6.2 (API 3.1): prepared one day, the edge
