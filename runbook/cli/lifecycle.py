@@ -77,7 +77,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         settings = replace(settings, headless=True)
     if getattr(args, "take_over_host", False):
         settings = replace(settings, take_over_host=True)
-    elsewhere = _where_its_journal_was(host_state(settings, state_dir), home or folder)
+    elsewhere = where_its_journal_was(host_state(settings, state_dir), home or folder)
     earlier = _resume_from(args, settings, folder, state_dir, say, elsewhere) \
         if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
@@ -252,7 +252,7 @@ def refuse_an_older_copy(offered: Replay | None, elsewhere: Iterable[Path] = ())
     run that goes on (operator trial 60, F10), or to the way back, which
     would leave what they made (review 61b, F1). `elsewhere`: the folders
     the run's journal may have been in, for a copy given from another one
-    (_where_its_journal_was)."""
+    (where_its_journal_was)."""
     from runbook.config import ConfigError
     from runbook.journal import kept_later
 
@@ -265,7 +265,7 @@ def refuse_an_older_copy(offered: Replay | None, elsewhere: Iterable[Path] = ())
                           "copy in its place (cp), then run this again")
 
 
-def _where_its_journal_was(host: HostState, home: Path) -> list[Path]:
+def where_its_journal_was(host: HostState, home: Path) -> list[Path]:
     """Where a journal given from another folder (a backup, --resume
     --journal COPY) was written by its run, for the copy that run kept as
     its journal went to be found (a copy from elsewhere was checked only

@@ -113,8 +113,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     # The host record's size check passes a copy made after the cutover
     # began; the copy the run kept as the journal went under it tells that
     # one from the whole (review 61b, F1: recreate's groups were left).
-    lifecycle.refuse_an_older_copy(history, [default_dir()] + (
-        [Path(under_way.journal).parent] if under_way else []))
+    lifecycle.refuse_an_older_copy(history, lifecycle.where_its_journal_was(host, default_dir()))
     return journal, _cutover_to_undo(history, settings)
 
 
