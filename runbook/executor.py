@@ -43,7 +43,7 @@ from runbook.events import (
 )
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
-from runbook.jobs import LEFT_RUNNING
+from runbook.jobs import LEFT_RUNNING, look_command
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.journal_replay import Replay, StepHistory
 from runbook.model import (
@@ -446,8 +446,8 @@ class Executor(Generic[F]):
         (the TUI's output is gone once it quits)."""
         said = (f"could not reach the host to stop its command: it runs on there until its "
                 f"time limit of {limit:g}s ends it, by {wall_clock(until)} at the latest. To "
-                f"look at it on the host: ps -s \"$(cut -d' ' -f1 ~/.runbook/jobs/{job})\" "
-                "lists what still runs of it. A retry, or a resumed run, waits for it first")
+                f"look at it on the host, as the SSH user: `{look_command(job)}` lists what "
+                "still runs of it, or says ended. A retry, or a resumed run, waits for it first")
         # RunContext names a job by its step first (job_name).
         step = next((sid for sid in self.reports if job.rsplit("-", 2)[0] == sid),
                     next(iter(self._running()), ""))

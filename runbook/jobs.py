@@ -183,6 +183,15 @@ def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str
             f'wait "$!"; rc=$?; : 2>/dev/null > "$f"; {marks}; rm -f "$f" 2>/dev/null &\n')
 
 
+
+def look_command(job: str) -> str:
+    """A command for the operator to look at `job` on the host, run as the
+    SSH user (the record is in that user's home): the processes of its
+    session while it runs, and `ended` once its record is emptied or gone,
+    not ps's "list of session IDs must follow -s" (review 62b, L6)."""
+    return (f'f={_FOLDER}/{shlex.quote(job)}; if [ -s "$f" ]; '
+            'then ps -s "$(cut -d\' \' -f1 "$f")"; else echo ended; fi')
+
 @dataclass(frozen=True)
 class JobStatus:
     """A job on the host as its status file and process list show it."""

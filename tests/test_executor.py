@@ -1572,3 +1572,49 @@ async def test_the_screen_and_the_report_agree_on_what_is_a_warning(tmp_path: Pa
     in_report = [note.text for note in build(tmp_path / "run.jsonl", estimate_from=[]).warnings]
     assert in_report == on_screen == ["the unit sets no JAVA_HOME",
                                       "the fleet changed since its snapshot"], in_report
+
+
+@pytest.mark.parametrize("record", [None, "", "live"])
+def test_the_command_to_look_at_a_job_left_running_says_ended_once_it_has(
+        tmp_path: Path, record: str | None) -> None:
+    """Review 62b, L6: a stop that could not reach the host suggests a command
+    to look at the job there. Once the job has ended, the shared shell empties
+    its record and then removes it, and the command made ps say "list of
+    session IDs must follow -s" (cut's error before it): read at 2 a.m. as a
+    fault. Run with a real sh: no record, an emptied one, and one of a job
+    still running (its session listed)."""
+    import re
+    import subprocess
+    import time
+
+    from runbook.events import Output
+
+    front = ScriptedFrontEnd()
+    executor = executor_for(tmp_path, [Say("sleeper")], front)
+    executor._left_running_on_host("sleeper-1-2", 60, time.time() + 60)
+    [said] = [e.line for e in front.events if isinstance(e, Output) and "ps -s" in e.line]
+    quoted = re.search(r"`([^`]*ps -s[^`]*)`", said)
+    command = quoted.group(1) if quoted else re.search(r'ps -s "\$\(.*?\)"', said).group(0)  # type: ignore[union-attr]
+    home = tmp_path / "home"
+    jobs = home / ".runbook" / "jobs"
+    jobs.mkdir(parents=True)
+    running = None
+    try:
+        if record == "":
+            (jobs / "sleeper-1-2").write_text("")
+        elif record == "live":
+            running = subprocess.Popen(["setsid", "sleep", "60"])
+            time.sleep(0.2)
+            (jobs / "sleeper-1-2").write_text(f"{running.pid} {int(time.time())} 65\n")
+        looked = subprocess.run(["sh", "-c", command],
+                                env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+                                capture_output=True, text=True, timeout=10, check=False)
+    finally:
+        if running is not None:
+            running.kill()
+            running.wait()
+    assert looked.stderr == "", looked.stderr
+    if record == "live":
+        assert "sleep" in looked.stdout, looked.stdout
+    else:
+        assert looked.stdout.strip() == "ended", looked.stdout
