@@ -176,12 +176,27 @@ def test_a_host_only_terminal_shows_no_bare_asyncio_line_for_a_client_gone(
     assert said.count("a client's connection dropped") == 1, said
 
 
+# Printed for each bare line asyncio logged in the script below, before any
+# filter drops it: the line came in that run (review 62b, L7).
+_HEARD = "heard: asyncio's line for a write to a client gone"
+
 _TUI_HOST_AND_A_CLIENT_GONE = """
-import asyncio, sys
+import asyncio, logging, sys
 from runbook.cli.door import command_line
 from runbook.cli.rehearse import Rehearsal
+from runbook.lost_writes import LINE
 from runbook.stopping import Stopper
-from tests.test_rehearsal_host_only import _writes_to_a_client_gone
+from tests.test_rehearsal_host_only import _HEARD, _writes_to_a_client_gone
+
+class Heard(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == LINE:
+            print(_HEARD, file=sys.stderr, flush=True)
+        return True
+
+# First of the asyncio logger's filters, whatever installs runbook's after:
+# it sees the line before runbook's filter drops it, and drops nothing.
+logging.getLogger("asyncio").filters.insert(0, Heard())
 
 async def main() -> None:
     args = command_line().parse_args(["rehearse", "--sandbox", sys.argv[1]])
@@ -204,11 +219,15 @@ def test_the_tuis_own_rehearsal_host_lets_no_bare_asyncio_line_through(tmp_path:
     exception." (writes to a client gone) out of the terminal, but the TUI's
     host did not: until the run's own connection was made, nothing did, and
     the line went out under the screen, or to the terminal once it was left.
-    Both hosts go through the one filter now."""
+    Both hosts go through the one filter now.
+
+    Review 62b, L7: the line's absence alone would pass if the writes to a
+    client gone made none; the run says it heard the line (_HEARD)."""
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
     ran = subprocess.run([sys.executable, "-c", _TUI_HOST_AND_A_CLIENT_GONE,
                           str(tmp_path / "sb")], capture_output=True, text=True, env=env,
                          cwd=ROOT, timeout=120)
     said = ran.stdout + ran.stderr
     assert ran.returncode == 0, said
+    assert _HEARD in said, said
     assert "socket.send() raised exception" not in said, said
