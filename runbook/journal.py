@@ -624,14 +624,17 @@ def kept_later(journal: Path, elsewhere: Iterable[Path] = ()) -> Path | None:
     for folder in dict.fromkeys([journal.parent, *elsewhere]):
         for path in sorted(folder.glob("*-kept*.jsonl")):
             try:
-                if not path.is_file() or path.stat().st_size <= most \
+                if not path.is_file() or (size := path.stat().st_size) <= most \
                         or path.samefile(journal):
                     continue
-                theirs = path.read_bytes()
+                # Its beginning only: kept copies of long runs build up in
+                # the folder, and each look read them whole (review 62b, L8).
+                with path.open("rb") as kept:
+                    begins = kept.read(len(ours))
             except OSError:
                 continue
-            if theirs.startswith(ours):
-                found, most = path, len(theirs)
+            if begins == ours:
+                found, most = path, size
     return found
 
 

@@ -1097,3 +1097,32 @@ def test_a_journal_removed_just_before_the_runs_end_keeps_that_end(
     assert history.steps["preflight"].state is StepState.DONE
     lines = " ".join(line for _, line in log_lines(path))
     assert "rather than act unrecorded" not in lines, lines
+
+
+def _bytes_read() -> int:
+    """What this process has read so far, by the kernel's count (rchar)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_the_kept_copy_is_told_by_its_beginning_not_read_whole(tmp_path: Path) -> None:
+    """Review 62b, L8: each --resume and rollback looked for the copy a run
+    kept by reading every *-kept*.jsonl in the folder whole, and kept copies
+    of long runs build up there. Only as much of each as the journal holds
+    is read to tell whether it goes on from it. By the kernel's count of the
+    bytes read, not a stand-in."""
+    from runbook.journal import kept_later
+
+    journal = tmp_path / "run.jsonl"
+    journal.write_text('{"event": "run-start"}\n')
+    ours = journal.read_bytes()
+    rest = b'{"event": "note", "text": "' + b"x" * (8 << 20) + b'"}\n'
+    (tmp_path / "run-kept.jsonl").write_bytes(ours + rest)
+    (tmp_path / "other-kept.jsonl").write_bytes(b'{"event": "other"}\n' + rest)
+    before = _bytes_read()
+    found = kept_later(journal)
+    read = _bytes_read() - before
+    assert found == tmp_path / "run-kept.jsonl"
+    assert read < 1 << 20, f"{read} bytes read to find the kept copy"
