@@ -466,7 +466,7 @@ class PromoteNew(Red5Step):
                              f"{install_dir(ctx)}, the unpacked {new_dir(ctx)}; found {listed}")
         # The host's boot clock, journalled with the rename's action: a server
         # the way back finds by its -Dred5.root path alone is the new release
-        # only if it started after (steps.rollback._new_servers). Read here,
+        # only if it started after (steps.common.started_after_promote). Read here,
         # before the question: earlier only errs to the safe side (a server
         # started meanwhile is stopped), and run's first look is the rename.
         ctx.facts.promoted_boot, ctx.facts.promoted_uptime = await host_boot_clock(ctx)
