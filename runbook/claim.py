@@ -178,6 +178,11 @@ class HostClaimed(ClaimRefused):
     that run and what to do."""
 
 
+class ClaimTaken(HostClaimed):
+    """Another run took this run's claim while it ran (--take-over-host): the
+    steps this run did before stand; the step about to start did not."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """A run's claim on the host, as its holder file says it: who (login,
@@ -804,11 +809,12 @@ async def taken_from_us(remote: Remote, claim: Claim, place: Place) -> Claim | N
     return other or Claim("?", "?", 0, "?", "?")
 
 
-def taken_refusal(other: Claim, where: str) -> str:
+def taken_refusal(other: Claim, where: str, step: str) -> str:
+    """Why a run stops as `step` was to start: its claim is another run's now."""
     return (f"this run's claim on the host was taken meanwhile by another run: "
-            f"{other.described()} ({_older(where)}). Nothing of the cutover was sent. "
-            "Find out who works on the host before anything more; this run cannot go on "
-            "beside it")
+            f"{other.described()} ({_older(where)}). Nothing of {step} was sent, and this "
+            "run stops here: it cannot go on beside that run. Find out who works on the "
+            "host, and what that run did there, before anything more")
 
 
 async def release(remote: Remote, claim: Claim, place: Place) -> str | None:

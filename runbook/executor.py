@@ -108,6 +108,11 @@ class Answer(StrEnum):
     ROLLBACK = "rollback"
 
 
+# The exit of a run the host's claim refused (ClaimRefused, a ConfigError):
+# the CLI's for a refusal, README's exit-code table.
+REFUSED_EXIT = 2
+
+
 class _Unclaimed(Exception):
     """A step that changes the host met a claim that could not be made (its
     command cut off, say): it sends nothing unclaimed (review 60a F5), and
@@ -311,6 +316,8 @@ class Executor(Generic[F]):
         self._claimed = False
         self._claim_marked = bool(self._cutover_at)  # see _mark_claim
         self._claim_missed: set[str] = set()  # steps whose try found no host
+        # Its claim taken by another run after steps of this one ran (_still_ours).
+        self._claim_lost = False
         self._claim_note: host_claim.TakenOver | None = None
         # Where: the install's, whatever the SSH login (trial 60, F12).
         self._claim_place = host_claim.Place.of(settings)
@@ -553,7 +560,10 @@ class Executor(Generic[F]):
             # the host ran. The run ends as a refusal at its start does (exit
             # 2, the journal as it was before): journalled failed, exit 1, it
             # read as an unfinished run the next was offered (review 61b, F4).
+            # Its claim taken after steps ran (_still_ours), it keeps its
+            # record, which ends with the refusal's exit.
             refused = True
+            self.ended_by = REFUSED_EXIT
             raise
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Cancelled (ctrl+c, the app quitting): the journal must still end
@@ -567,8 +577,8 @@ class Executor(Generic[F]):
             raise
         finally:
             try:
-                taken_back = refused and not self._claimed and self.cutover_began is None \
-                    and self.journal.take_back(began_at)
+                taken_back = refused and not self._claimed and not self._claim_lost \
+                    and self.cutover_began is None and self.journal.take_back(began_at)
                 if not taken_back and self.journal.failure is None:
                     self._finish(Outcome.FAILED if refused else outcome)
             finally:
@@ -618,11 +628,9 @@ class Executor(Generic[F]):
         again claims first (review 60a F5, 60c F10: it acted unclaimed,
         unsaid). Another run's claim, or one that
         cannot be made there, stops the run. Once the cutover is under way,
-        the claim says so (_mark_claim)."""
-        if self._claimed:
-            if step.phase is Phase.CUTOVER and self.cutover_began is None:
-                await self._still_ours()
-        else:
+        the claim says so (_mark_claim). A claim this run holds already is
+        looked at as each step that changes the host starts (_still_ours)."""
+        if not self._claimed:
             if step.id in self._claim_missed:
                 return
             try:
@@ -690,19 +698,33 @@ class Executor(Generic[F]):
                                text=said, warning=True)
         self.front.tell(JournalNote(said))
 
-    async def _still_ours(self) -> None:
-        """Before the cutover's first change, the claim is looked at once more:
-        another machine's --take-over-host may have taken it while this run
-        waited at a question, and two runs in one cutover lose the fleet
-        (trial 60, F5). A look that cannot be made lets the change meet that."""
+    async def _still_ours(self, step: Step[F]) -> None:
+        """As a step that changes the host starts, the claim this run holds is
+        looked at once more: another machine's --take-over-host may have taken
+        it while this run waited at a question (trial 60, F5), and two runs in
+        one cutover lose the fleet. Once only before the cutover's first
+        change, a run taken over later went on: it moved red5pro aside under
+        the taker's way back, and in prepare changed the host with no claim,
+        letting a third run in (trial 62, F3, F5). Taken, the step does not
+        start and the run stops as a refusal does (exit 2): it holds no claim
+        to let go or mark. One short command a step, none for a step that
+        only looks. A look that cannot be made lets the change meet that."""
+        if not self._claimed or step.read_only:
+            return
         try:
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 other = await host_claim.taken_from_us(self.remote, self._claim,
                                                        self._claim_place)
         except Exception:
             return
-        if other is not None:
-            raise _Unclaimed(host_claim.taken_refusal(other, self._claim_place.where))
+        if other is None:
+            return
+        said = host_claim.taken_refusal(other, self._claim_place.where, step.id)
+        self._claimed, self._claim_lost = False, True
+        # In the journal too, where the report and the next run read why the
+        # run ended here, with the step it did not start.
+        self.info(step, said, warning=True)
+        raise host_claim.ClaimTaken(self.remote.target, said)
 
     async def _mark_before_the_cutover(self, at: str) -> None:
         """The claim marked with the cutover about to begin `at`: where it
@@ -1457,6 +1479,9 @@ class Executor(Generic[F]):
 
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
+        # Before the step starts: nothing of it is on record where the host
+        # is another run's now.
+        await self._still_ours(step)
         self._ran.add(step.id)
         self.journal.write(Record.STEP_START, step=step.id)
         started = time.monotonic()

@@ -586,12 +586,14 @@ class RunbookApp(App["Outcome | None"]):
         elif event.state is WorkerState.ERROR:
             # Masked as every other sink is: an unforeseen error can quote a
             # request with the token in it.
-            from runbook.claim import ClaimRefused
+            from runbook.claim import ClaimRefused, ClaimTaken
             from runbook.journal import JournalError
 
             error = self.session.redactor(error_words(event.worker.error))
             refused = isinstance(event.worker.error, ClaimRefused)
-            touched = self.run_state.ended(Outcome.FAILED, error, refused=refused)
+            touched = self.run_state.ended(Outcome.FAILED, error, refused=refused,
+                                           claim_taken=isinstance(event.worker.error,
+                                                                  ClaimTaken))
             if refused:
                 # Whole in the output pane, where it wraps and stays: at 80
                 # columns the hint had room for part of it only.

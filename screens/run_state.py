@@ -140,6 +140,9 @@ class RunState:
     # have run before it.
     refused: bool = False
     refused_at: str | None = None
+    # Refused because another run took this run's claim as a step was to
+    # start: the steps this run did before changed the host.
+    claim_taken: bool = False
     # Whose claim on the host the run took (JournalNote): what serves is
     # then not the run's to say.
     taken_from: str | None = None
@@ -343,12 +346,14 @@ class RunState:
         return StepState.PENDING.value
 
     def ended(self, outcome: Outcome, error: str | None = None, *,
-              refused: bool = False) -> list[str]:
+              refused: bool = False, claim_taken: bool = False) -> list[str]:
         """The run's worker finished (or was cancelled, or raised: `refused`
-        before it began); the steps whose rows changed."""
+        before it began, or as a step was to start, its claim taken by another
+        run meanwhile: `claim_taken`); the steps whose rows changed."""
         self.outcome = outcome
         self.run_error = error
         self.refused = refused
+        self.claim_taken = claim_taken
         changed = [self.running] if self.running is not None else []
         if refused and self.running is not None:
             # Refused at its claim, before its first action: the step is as

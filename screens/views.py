@@ -437,6 +437,13 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
     then = f"{report} q quits."
     if state.refused:
         # Whole in the output pane: here, its gist and the one key there is.
+        if state.claim_taken:
+            # Refused as a step was to start, after others of this run ran
+            # under its claim, taken meanwhile (trial 62 F5): those changed
+            # the host; it is that step that did not run.
+            return _ending(["The run was refused as a step was to start, and nothing of that "
+                            "step ran: the output pane says why, and what to do."],
+                           "q quits.", "$error", fits)
         ran = state.ran_before_the_refusal()
         # A resumed run's steps done by the earlier run: done, not "only
         # looked", and not "nothing ran" of the host (review 62b, L2).

@@ -548,7 +548,8 @@ async def test_a_run_whose_claim_was_taken_meanwhile_does_not_begin_its_cutover(
     """Trial 60, F5 (b): another machine's run took this run's claim with
     --take-over-host while this one waited at a question; this run, never
     told, went on into its cutover beside it. Before the cutover's first
-    change a run looks that the claim is still its own, and stops if not."""
+    change a run looks that the claim is still its own, and stops if not:
+    as a refusal (trial 62, F3: before each step that changes the host)."""
     holder = claim_file(rehearsal_host)
 
     class TakenAtDelete(ScriptedFrontEnd):
@@ -563,9 +564,12 @@ async def test_a_run_whose_claim_was_taken_meanwhile_does_not_begin_its_cutover(
     front = TakenAtDelete(answers={"delete-nodegroups": Decision(Answer.RUN)},
                           recoveries={"delete-nodegroups": []})
     session = rehearsal_session(rehearsal_host, journal)
-    await session.run(front)
-    said = front.detail("delete-nodegroups")
-    assert "colleague on laptop-2" in said and "Nothing of the cutover was sent" in said, said
+    with pytest.raises(ConfigError) as refused:
+        await session.run(front)
+    said = str(refused.value)
+    assert "colleague on laptop-2" in said and "Nothing of delete-nodegroups was sent" in said, \
+        said
+    assert front.recovered == [], "no question of a step that did not start"
     # Review 60c, F13: said once; and what serves is the other run's to say now.
     assert "is as it was" not in said and "try the step again" not in said, said
     assert session.host_state.cutover() is None, "the cutover did not begin"

@@ -465,11 +465,15 @@ async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path, phase: P
         assert "never sent" in said and "did not run" in said, said
 
 
-async def test_a_command_the_host_opened_no_channel_for_says_so_once(tmp_path: Path) -> None:
+async def test_a_command_the_host_opened_no_channel_for_says_so_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A command the host opened no channel for never ran, and the failure
     said so twice: the connection's words ("...; nothing ran"), then the
     step's ("Its command was never sent to the host: it did not run...").
-    Once is enough. The host's SSH server refuses the session over the wire."""
+    Once is enough. The host's SSH server refuses the session over the wire,
+    on every connection from the question on: the look at the claim as the
+    step starts (trial 62, F5) meets it first, and a connection opened
+    again after it as well."""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path, boot_service=False) as host:
         marker = host.sandbox / "tmp" / "no-channel.done"
@@ -486,6 +490,8 @@ async def test_a_command_the_host_opened_no_channel_for_says_so_once(tmp_path: P
                 await remote.connect()
                 for conn in host._sshd._connections:  # type: ignore[union-attr]
                     conn._process_session_open = refuse  # type: ignore[method-assign]
+                monkeypatch.setattr(asyncssh.SSHServerConnection, "_process_session_open",
+                                    lambda self, packet: refuse(packet))
                 return await super().confirm(report, plan)
 
         front = RefusedAtTheQuestion()

@@ -1,0 +1,159 @@
+"""A run whose claim on the host another machine took meanwhile changes nothing more.
+
+Operator trial 62, F3 and F5: the claim was looked at again only before the
+cutover's first change. A colleague's `--take-over-host` from another machine
+(`runbook rollback --journal COPY --take-over-host`, or a new run) while the
+first run was still live went unnoticed: in the cutover the first run moved
+red5pro aside under the colleague's way back; in prepare it unpacked with no
+claim of its own, and a third run got in. Before each step that changes the
+host, a run now makes sure the claim is still its own; where it is not, that
+step does not start and the run stops as a refusal does (exit 2), naming who
+took the host.
+
+The colleague is real: a second SSH login on the rehearsal host
+(RehearsalHost.let_in), whose claim is taken with the real take-over over its
+own connection, as its runbook on laptop-2 would take it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbook import claim as host_claim
+from runbook.cli import wiring
+from runbook.executor import Decision
+from runbook.model import Action, StepReport
+from runbook.rehearsal.host import RehearsalHost
+from tests.rehearsal import rehearsal_session, rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+
+
+def holder_of(host: RehearsalHost) -> Path:
+    return host.install_dir / host_claim.NAME / "holder"
+
+
+async def colleague_takes_over(host: RehearsalHost, folder: Path, *, cutover: str = "") -> None:
+    """Another machine's `--take-over-host`: a colleague logged in as its own
+    SSH user, its runbook on laptop-2 taking the claim over (`cutover`: the
+    cutover under way it goes on with, as `runbook rollback --journal COPY`)."""
+    host.let_in("colleague")
+    settings = rehearsal_settings(host)
+    theirs = dataclasses.replace(settings, host=dataclasses.replace(settings.host,
+                                                                    user="colleague"))
+    session = wiring.session(theirs, token=host.api_token, journal_path=folder / "run.jsonl",
+                             state_dir=folder / "state")
+    remote = session.remote()
+    claim = host_claim.Claim("colleague", "laptop-2", 4242, str(folder / "run.jsonl"),
+                             datetime.now(UTC).isoformat(timespec="seconds"), cutover=cutover)
+    try:
+        await host_claim.take(remote, claim, host_claim.Place.of(theirs), over=True)
+    finally:
+        await remote.close()
+
+
+class TakenAt(ScriptedFrontEnd):
+    """Answers run to every step; as `step` is asked, the colleague takes the
+    host over first (the operator was at the question meanwhile)."""
+
+    def __init__(self, step: str, host: RehearsalHost, folder: Path, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.step, self.host, self.folder = step, host, folder
+
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        if step.id == self.step:
+            cutover = next((line.removeprefix("cutover=") for line in
+                            holder_of(self.host).read_text().splitlines()
+                            if line.startswith("cutover=")), "")
+            await colleague_takes_over(self.host, self.folder, cutover=cutover)
+        return await super().confirm(step, plan)
+
+
+def records(journal: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+
+
+def acted(journal: Path, step: str) -> list[dict[str, Any]]:
+    return [r for r in records(journal) if r.get("step") == step
+            and r["event"] in ("step-start", "action-start")]
+
+
+def exit_code_of(refused: BaseException) -> int | None:
+    """The exit code the CLI gives a run that ended so (its one line to stderr)."""
+    from runbook.cli import door
+
+    return door._refusal(refused)  # type: ignore[arg-type]
+
+
+async def test_taken_over_in_prepare_the_run_stops_before_its_next_change(
+        rehearsal_host: RehearsalHost, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """F5: taken over at unpack's question, the run unpacked with no claim of
+    its own, and a third run then got in at once. Now unpack does not start:
+    the run stops, naming who took the host, and that nothing of unpack ran;
+    the colleague's claim is left to it."""
+    journal = tmp_path / "run.jsonl"
+    front = TakenAt("unpack", rehearsal_host, tmp_path / "colleague")
+    session = rehearsal_session(rehearsal_host, journal)
+    with pytest.raises(host_claim.HostClaimed) as refused:
+        await session.run(front)
+    said = str(refused.value)
+    assert "\n" not in said, said
+    for part in ("colleague on laptop-2", "taken", "Nothing of unpack was sent"):
+        assert part in said, said
+    assert front.final_state("upload") == "done", front.text()[-2000:]
+    assert acted(journal, "unpack") == [], "unpack did not start"
+    holder = holder_of(rehearsal_host).read_text().splitlines()
+    assert "machine=laptop-2" in holder, holder
+    # The process ends as a refusal does, and the journal says so.
+    assert exit_code_of(refused.value) == 2
+    assert "colleague on laptop-2" in capsys.readouterr().err
+    ended = [r for r in records(journal) if r["event"] == "run-end"]
+    assert ended and ended[-1]["exit_code"] == 2, ended
+    # The TUI, as its run's events left it, says no less: steps ran before.
+    told = tui_hint(session, front, said, journal)
+    assert "nothing ran" not in told and "nothing of that step ran" in told, told
+
+
+def tui_hint(session: Any, front: ScriptedFrontEnd, said: str, journal: Path) -> str:
+    """The TUI's hint once its run ended so, from the run's own events."""
+    from runbook.model import Outcome
+    from screens.run_state import RunState
+    from screens.views import hint
+
+    state = RunState(cards=list(session.cards), target="sm")
+    for event in front.events:
+        state.apply(event, 0.0)
+    state.ended(Outcome.FAILED, said, refused=True)
+    return hint(state, selected=None, journal=journal).plain
+
+
+async def test_taken_over_in_the_cutover_the_run_does_not_move_red5pro_aside(
+        rehearsal_host: RehearsalHost, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """F3: the fleet deleted, the colleague's way back (a copy of the journal,
+    --take-over-host) took the host while this run waited at backup-live;
+    this run then moved red5pro aside under that way back. Now backup-live
+    does not start: the run stops, naming who took the host, and the live
+    install stays where the way back finds it."""
+    journal = tmp_path / "run.jsonl"
+    front = TakenAt("backup-live", rehearsal_host, tmp_path / "colleague")
+    session = rehearsal_session(rehearsal_host, journal)
+    with pytest.raises(host_claim.HostClaimed) as refused:
+        await session.run(front)
+    said = str(refused.value)
+    assert "\n" not in said, said
+    for part in ("colleague on laptop-2", "Nothing of backup-live was sent"):
+        assert part in said, said
+    assert front.final_state("delete-nodegroups") == "done", front.text()[-2000:]
+    assert acted(journal, "backup-live") == [], "backup-live did not start"
+    assert (rehearsal_host.install_dir / "red5pro").is_dir()
+    assert not (rehearsal_host.install_dir / "bak.red5pro").exists()
+    holder = holder_of(rehearsal_host).read_text().splitlines()
+    assert "machine=laptop-2" in holder and any(
+        line.startswith("cutover=") for line in holder), holder
+    assert exit_code_of(refused.value) == 2
