@@ -86,6 +86,10 @@ _CUTOVER = "cutover"
 # Where this machine keeps its id (systemd's, else D-Bus's), and its boot's.
 _MACHINE_ID = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
+# With it, the fleet snapshot that cutover rebuilds from, as a path on the
+# holder's machine: a colleague told to go on there with a copy of the
+# journal needs it too (trial 62, F4).
+_SNAPSHOT = "snapshot"
 
 
 # The journal's note of a claim taken from another run (the record's kind).
@@ -200,6 +204,9 @@ class Claim:
     # an older runbook wrote, which is then told apart by hostname alone.
     machine_id: str = ""
     boot_id: str = ""
+    # The fleet snapshot that cutover rebuilds from, on the holder's machine;
+    # empty before the cutover, and in older holders.
+    snapshot: str = ""
 
     def same_machine(self, other: Claim) -> bool:
         """Whether `other` was made on this claim's machine: its hostname, and
@@ -215,7 +222,6 @@ class Claim:
         """Whether this machine was started again since this claim was made
         on it: its process is gone then, whatever runs at its pid now."""
         return bool(self.boot_id and mine.boot_id) and self.boot_id != mine.boot_id
-
     def same_run(self, other: Claim, continues: str | None = None) -> bool:
         """The same run however often resumed: its journal, on the same
         machine; or the run `continues` names (a journal this one goes on
@@ -251,6 +257,7 @@ class Claim:
 
     def text(self) -> str:
         keys = [*_FIELDS, *(key for key in (*_MACHINE, _CUTOVER) if getattr(self, key))]
+        keys += [_SNAPSHOT] if self.cutover and self.snapshot else []
         return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in keys)
 
     def who(self) -> str:
@@ -386,7 +393,7 @@ def parse(text: str) -> Claim | None:
         pid = 0
     return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"],
                  fields.get(_CUTOVER, ""), fields.get("machine_id", ""),
-                 fields.get("boot_id", ""))
+                 fields.get("boot_id", ""), snapshot=fields.get(_SNAPSHOT, ""))
 
 
 def _say(word: str) -> str:
@@ -557,10 +564,16 @@ def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool, where: s
     ended = "" if journal_here else (
         ". If that journal says the run ended (upgraded, or rolled back), the claim was "
         f"left behind as it ended: remove it on the host ({removal}), then run again")
+    # Here, the journal alone rebuilds no fleet: its snapshot stays in the
+    # state folder of the machine that saved it (trial 62, F4).
+    snapshot = (f"the fleet snapshot it rebuilds from ({other.snapshot} there)"
+                if other.snapshot else
+                "the fleet snapshot its facts name (in hosts/ of runbook's state folder there)")
     return (f"{said}. Go on with that journal, not a new run: resume it "
             f"({resume_command(config, other.journal)}) or take the way back "
-            f"({rollback_command(config, Path(other.journal))}), on {other.machine}, or "
-            f"here with a copy of that journal{ended}")
+            f"({rollback_command(config, Path(other.journal))}), on {other.machine}; or "
+            f"here, with copies of that journal ({other.journal} there) and of {snapshot} "
+            f"put in one folder here, giving --journal the journal's copy{ended}")
 
 
 def _begun(cutover: str, said_time: Callable[[str], str]) -> str:

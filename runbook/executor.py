@@ -108,6 +108,10 @@ class Answer(StrEnum):
     ROLLBACK = "rollback"
 
 
+# The journal's note, as a run goes on with a cutover, that the fleet snapshot
+# it rebuilds from is not on this machine.
+SNAPSHOT_NOT_HERE = "snapshot-not-here"
+
 # The exit of a run the host's claim refused (ClaimRefused, a ConfigError):
 # the CLI's for a refusal, README's exit-code table.
 REFUSED_EXIT = 2
@@ -313,6 +317,8 @@ class Executor(Generic[F]):
         # whether its cutover completed (or went back), which lets it go.
         self._claim = dataclasses.replace(host_claim.mine(str(journal.path.resolve())),
                                           cutover=self._cutover_at or "")
+        if self._cutover_at:  # the snapshot it rebuilds from, for a colleague to be told of
+            self._claim = dataclasses.replace(self._claim, snapshot=self._snapshot_in_use())
         self._claimed = False
         self._claim_marked = bool(self._cutover_at)  # see _mark_claim
         self._claim_missed: set[str] = set()  # steps whose try found no host
@@ -532,6 +538,10 @@ class Executor(Generic[F]):
             for kind, said in self.opening_warnings:
                 self.journal.write(Record.NOTE, step="", kind=kind, text=said, warning=True)
                 self.front.tell(JournalNote(said))
+            if (missing := self._snapshot_not_here()) is not None:
+                self.journal.write(Record.NOTE, step="", kind=SNAPSHOT_NOT_HERE, text=missing,
+                                   warning=True)
+                self.front.tell(JournalNote(missing))
         except BaseException:
             # Before the run began (its first record did not fit, say): the
             # claim goes with it, as it said it changed nothing (review 60c, F3).
@@ -584,6 +594,41 @@ class Executor(Generic[F]):
             finally:
                 await self._release_claim()
         return outcome
+
+    def _snapshot_not_here(self) -> str | None:
+        """As a run that goes on with a cutover under way begins: where the
+        fleet snapshot the rest of it rebuilds from is not on this machine,
+        what to put where. A colleague going on with a copy of the journal
+        learnt it only as the fleet was to be rebuilt, in the downtime, with
+        no file named (trial 62, F4). Said, not refused: where the snapshot
+        is lost for good, the way back's other steps still bring the old
+        stream manager back, and the fleet is rebuilt by hand."""
+        if self.cutover_began is None or self.cutover_completed or self._ended_on_record:
+            return None
+        try:
+            where = self.host_state.snapshot_not_here(self.journal.path,
+                                                      self.facts.snapshot_in_use())
+        except (HostStateError, OSError):
+            return None  # the steps meet that in their own words
+        if where is None:
+            return None
+        return (f"the fleet snapshot this cutover rebuilds the fleet from is not here: {where}. "
+                "Do it before the step that rebuilds the fleet, which fails without it (copied "
+                "later, try that step again)")
+
+    def _snapshot_in_use(self) -> str:
+        """The fleet snapshot the cutover rebuilds from, as a path here, for
+        the claim kept for it to name (claim.cutover_refusal): the host's
+        record's, else the run's (HostState.run_snapshot); empty where none."""
+        with contextlib.suppress(HostStateError, OSError):
+            under_way = self.host_state.cutover()
+            if under_way is not None and under_way.snapshot:
+                return under_way.snapshot
+            found = self.host_state.run_snapshot(self.journal.path,
+                                                 self.facts.snapshot_in_use())
+            if found is not None:
+                return os.path.abspath(found)
+        return ""
 
     # -- the host's claim ------------------------------------------------------
 
@@ -732,7 +777,7 @@ class Executor(Generic[F]):
         first change, nothing of the cutover on record, saying why: a plain
         claim lets a colleague's --take-over-host into the cutover (review
         60a, F10), and the mark was let fail unsaid (review 61b, F7)."""
-        marked = dataclasses.replace(self._claim, cutover=at)
+        marked = dataclasses.replace(self._claim, cutover=at, snapshot=self._snapshot_in_use())
         try:
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 why = await host_claim.mark(self.remote, marked, self._claim_place)
@@ -764,7 +809,8 @@ class Executor(Generic[F]):
         self._claim_marked = True
         if not getattr(self.remote, "connected", True):
             return
-        marked = dataclasses.replace(self._claim, cutover=self._cutover_at)
+        marked = dataclasses.replace(self._claim, cutover=self._cutover_at,
+                                     snapshot=self._snapshot_in_use())
         with contextlib.suppress(Exception):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 if await host_claim.mark(self.remote, marked, self._claim_place) is None:

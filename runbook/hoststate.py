@@ -561,11 +561,43 @@ class HostState:
 
     def run_snapshot(self, journal: Path | None, in_use: str | None) -> Path | None:
         """The snapshot a run goes by before its cutover: the one its facts
-        name (`in_use`) while that file is there, else the last its journal
-        took."""
-        if in_use and Path(in_use).is_file():
-            return Path(in_use)
+        name (`in_use`) while that file is there, else the same file (its
+        name) beside the journal or in this host's snapshots folder, else the
+        last its journal took. A colleague going on with a copy of the journal
+        on another machine puts the snapshot beside that copy: the path the
+        journal names is the first machine's (trial 62, F4)."""
+        if in_use:
+            for path in self._named_snapshot_places(journal, in_use):
+                if path.is_file():
+                    return path
         return self._last_of(journal) if journal is not None else None
+
+    def _named_snapshot_places(self, journal: Path | None, in_use: str) -> list[Path]:
+        """Where the snapshot a journal names is looked for, in order: where
+        it names, beside the journal, in this host's snapshots folder (names
+        are unique per host: the same name is the same snapshot)."""
+        named = Path(in_use)
+        # Absolute: the cutover's record keeps the path it is found at.
+        beside = [Path(os.path.abspath(journal)).parent / named.name] \
+            if journal is not None else []
+        return [named, *beside, self.path / "snapshots" / named.name]
+
+    def snapshot_not_here(self, journal: Path, in_use: str | None) -> str | None:
+        """Where the snapshot a run rebuilds the fleet from is on no path
+        here: the file, and where to put it; None where it is found, or where
+        no snapshot is named (the steps say that in their words). The rule
+        the steps go by: the cutover's record first (snapshot_missing), else
+        the snapshot the run's journal names (run_snapshot)."""
+        if self.cutover() is not None:
+            missing = self.snapshot_missing()
+            return None if missing is None else \
+                f"the cutover's record names {missing}; put that file back there"
+        if not in_use or self.run_snapshot(journal, in_use) is not None:
+            return None
+        beside = Path(os.path.abspath(journal)).parent / Path(in_use).name
+        return (f"the journal names {in_use}, which is not on this machine: export-config "
+                "saved it in runbook's state folder on the machine that ran it. Copy that "
+                f"file beside the journal, as {beside}")
 
     def _last_of(self, journal: Path) -> Path | None:
         """The last snapshot the run journalled in `journal` took."""

@@ -513,12 +513,15 @@ def snapshot(p: AnyContext) -> Snapshot | None:
 
 
 def no_snapshot(p: AnyContext) -> str:
-    """Why a step has no snapshot to rebuild from: where the cutover's record
-    names one that is not there, that file, to put back (review 58a, L7)."""
+    """Why a step has no snapshot to rebuild from: the file the cutover's
+    record names, to put back (review 58a, L7), or the one the journal names,
+    saved on another machine, to copy beside the journal (trial 62, F4: a
+    colleague going on with a copy of it was told neither)."""
     said = "there is no snapshot from export-config to rebuild from"
-    missing = p.host_state.snapshot_missing() if p.host_state is not None else None
-    return f"{said}: the cutover's record names {missing}; put that file back there" \
-        if missing is not None else said
+    state = p.host_state
+    where = state.snapshot_not_here(p.journal_path, p.facts.snapshot_in_use()) \
+        if state is not None and p.journal_path is not None else None
+    return f"{said}: {where}, then try again" if where is not None else said
 
 
 def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
