@@ -170,16 +170,28 @@ class Place:
 
 class ClaimRefused(ConfigError):
     """The run may not go on for the host's claim: nothing was changed; one
-    line saying why and what to do (exit 2, a refusal as a config's is)."""
+    line saying why and what to do (exit 2, a refusal as a config's is).
+    For the exit lines after it (trial 62, F6: they named the command just
+    refused): `when` the same command will work, and `take_over`, whether
+    only with --take-over-host."""
 
-    def __init__(self, target: str, message: str) -> None:
+    when = "once that is fixed"
+
+    def __init__(self, target: str, message: str, *, when: str | None = None,
+                 take_over: bool = False) -> None:
         super().__init__(target, message)
         self.said = message
+        self.when = when or self.when
+        self.take_over = take_over
+        # Said already, by the exit lines that follow it (cli.lifecycle).
+        self.told = False
 
 
 class HostClaimed(ClaimRefused):
     """Another run has claimed the host: nothing was changed; one line naming
     that run and what to do."""
+
+    when = "once that run has ended"
 
 
 class ClaimTaken(HostClaimed):
@@ -705,7 +717,9 @@ def _judge(target: str, claim: Claim, other: Claim | None, *, over: bool,
             here = Path(other.journal).is_file()
             raise HostClaimed(target, cutover_refusal(other, config, goes_on=goes_on,
                                                       where=where, removal=removal,
-                                                      journal_here=here))
+                                                      journal_here=here),
+                              when=f"if the run on {other.machine} is surely gone"
+                              if goes_on else None, take_over=goes_on)
     gone = other is not None and not ours and other.gone(claim)
     if other is not None and not ours and other.runs_here(claim):
         raise HostClaimed(target, still_running_here(other, where))
@@ -715,7 +729,8 @@ def _judge(target: str, claim: Claim, other: Claim | None, *, over: bool,
         return replace(claim, journal=other.journal,
                        cutover=claim.cutover or other.cutover), True, False
     if not (over or gone):
-        raise HostClaimed(target, refusal(other, where))
+        raise HostClaimed(target, refusal(other, where), when=(
+            "once that run has ended; if it is surely gone, with --take-over-host"))
     return claim, False, gone
 
 

@@ -769,7 +769,8 @@ class Executor(Generic[F]):
         # In the journal too, where the report and the next run read why the
         # run ended here, with the step it did not start.
         self.info(step, said, warning=True)
-        raise host_claim.ClaimTaken(self.remote.target, said)
+        raise host_claim.ClaimTaken(self.remote.target, said,
+                                     when="once that run has ended, and what it did is known")
 
     async def _mark_before_the_cutover(self, at: str) -> None:
         """The claim marked with the cutover about to begin `at`: where it

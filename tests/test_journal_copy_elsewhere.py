@@ -42,14 +42,20 @@ def holder_of(host: RehearsalHost) -> Path:
     return host.install_dir / host_claim.NAME / "holder"
 
 
-async def first_machines_cutover(host: RehearsalHost, tmp_path: Path) -> tuple[Path, Path]:
-    """The first operator's run, stopped at backup-live with the fleet deleted,
-    its claim named as laptop-2's: its journal, and the snapshot it rebuilds
-    from (in its state folder)."""
+async def first_machines_cutover(host: RehearsalHost, tmp_path: Path,
+                                 config: Path | None = None) -> tuple[Path, Path]:
+    """The first operator's run (of `config`, else the rehearsal's), stopped at
+    backup-live with the fleet deleted, its claim named as laptop-2's: its
+    journal, and the snapshot it rebuilds from (in its state folder)."""
+    from runbook import config as config_mod
+
     journal = tmp_path / "a" / "run.jsonl"
     journal.parent.mkdir()
+    session = rehearsal_session(host, journal) if config is None else wiring.session(
+        config_mod.load(config), token=host.api_token, journal_path=journal,
+        state_dir=journal.parent / "state", isolated=True)
     first = ScriptedFrontEnd({"backup-live": STOP})
-    assert await rehearsal_session(host, journal).run(first) is Outcome.STOPPED
+    assert await session.run(first) is Outcome.STOPPED
     snapshot = Path(replay(journal).facts["snapshot"])
     assert snapshot.is_file(), snapshot
     holder = holder_of(host)
@@ -113,3 +119,58 @@ async def test_the_way_back_from_a_journal_copy_finds_the_snapshot_beside_it(
     assert failed, front.text()[-3000:]
     assert str(snapshot) in failed[0] and str(beside) in failed[0], failed[0]
     assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+
+
+def production_config(host: RehearsalHost, folder: Path) -> Path:
+    """The rehearsal host's config as a production host's (run and rollback
+    take no rehearsal's), as the README has `runbook run` against it."""
+    text = wiring.rehearsal_config_text()
+    for name, value in {**wiring.rehearsal_values(host.config_values()),
+                        "decisions": str(rehearsal_settings(host).decisions)}.items():
+        text = text.replace("{" + name + "}", value)
+    marked = "[rehearsal]\nenabled = true\n"
+    assert marked in text
+    config = folder / "sm.toml"
+    config.write_text(text.replace(marked, ""))
+    return config
+
+
+async def test_a_refused_resume_says_the_refusal_first_then_the_command_that_works(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """F6: a resume (and a way back) from a copy of the journal, refused by
+    the first machine's claim on its cutover, printed its exit lines' "to go
+    on: COMMAND" first, the very command just refused, then the refusal,
+    which said to add --take-over-host. The refusal comes first now, and the
+    commands the exit lines give are the ones that work: with
+    --take-over-host, said to be for a run that is surely gone."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    config = production_config(rehearsal_host, tmp_path)
+    journal, _snapshot = await first_machines_cutover(rehearsal_host, tmp_path, config)
+    folder = tmp_path / "b"
+    folder.mkdir()
+    copy = folder / "copy.jsonl"
+    copy.write_bytes(journal.read_bytes())
+    env = {**os.environ, "XDG_STATE_HOME": str(folder / "state"), "HOME": str(folder),
+           "SM_API_TOKEN": rehearsal_host.api_token}
+    root = Path(__file__).parents[1]
+    for command in (["run", str(config), "--resume", "--journal", str(copy)],
+                    ["rollback", str(config), "--journal", str(copy)]):
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "runbook.cli", *command, "--headless"],
+            cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, timeout=300)
+        said = done.stdout
+        assert done.returncode == 2, said[-3000:]
+        lines = [line for line in said.splitlines() if line.startswith("runbook: ")]
+        refusal = next(n for n, line in enumerate(lines) if "has not ended" in line)
+        going_on = [n for n, line in enumerate(lines) if "to go" in line]
+        assert going_on and refusal < going_on[0], "\n".join(lines)
+        for n in going_on:
+            assert lines[n].endswith("--take-over-host"), lines[n]
+            assert "surely gone" in lines[n].split(": runbook ")[0], lines[n]
+        assert said.count("has not ended") == 1, said[-3000:]
+        assert "Traceback" not in said and rehearsal_host.api_token not in said

@@ -527,8 +527,10 @@ def _refusal(exc: Exception) -> int | None:
                   HostStateError | DecisionsError):
         # A rehearsal host that could not be set up (its sandbox is busy,
         # say) ran nothing either: bad input, like a config error. So does a
-        # damaged record of the host's, read before anything runs.
-        print(f"runbook: {visible(str(exc))}", file=sys.stderr)
+        # damaged record of the host's, read before anything runs. A claim's
+        # refusal the exit lines said first is not said again (trial 62, F6).
+        if not getattr(exc, "told", False):
+            print(f"runbook: {visible(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(exc, PermissionError) and exc.filename:
         # A file of this machine's that runbook may not read or write: the

@@ -26,6 +26,7 @@ from runbook.cli.terminal import is_headless
 from runbook.cli.wiring import session
 
 if TYPE_CHECKING:
+    from runbook.claim import ClaimRefused
     from runbook.config import Settings
     from runbook.hoststate import HostState
     from runbook.journal_replay import Replay
@@ -406,14 +407,17 @@ async def go(args: argparse.Namespace, opening: Opening, path: Path,
 
 def where_it_stands(stopper: Stopper, settings: Settings | None, *,
                     resume: str | None = None, earlier: Replay | None = None,
-                    headless: bool = False, own_host: bool = False) -> None:
+                    headless: bool = False, own_host: bool = False,
+                    refused: ClaimRefused | None = None) -> None:
     """The exit lines of every run: what serves now and the command that goes
     on from here. Said even on a closed terminal's way out, where nobody may
     read them (so a write that fails is let go). `earlier`: the run --resume
     named, spoken of when the operator left before a run of this process
     wrote anything (the TUI's resume dialog: its new run has a journal of
     its own). `own_host`: the host is this process's rehearsal host, which
-    stops with it."""
+    stops with it. `refused`: the host's claim refused the run, or stopped it
+    (said here first, then the lines, their commands as they will work:
+    trial 62, F6, the refused command came first, then the refusal)."""
     from runbook.journal import JournalError, in_use, kept_copy, unwritten
     from runbook.journal_replay import replay
     from runbook.standing import (
@@ -460,6 +464,13 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     elif resume is not None:
         back = practised_way_back(history, resume)
         rollback, note = (back.command, back.note) if back is not None else (None, "")
+    both = ""
+    if refused is not None:
+        # Said before the lines, as the CLI would say it after them.
+        _say_first(refused)
+        both = refused.when
+        if refused.take_over:
+            resume, rollback = _taking_over(resume), _taking_over(rollback)
     after = before_another_attempt(history.outcome, history.left_by_the_way_back().values())
     lines = [*([f"runbook: the run's records are in {kept}: the file at {journal} is not "
                 f"the run's now; put {kept.name} in its place before the commands below"]
@@ -468,7 +479,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
              *(f"runbook: {line}" for line in left_running(history)),
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback,
-                                                       rollback_note=note)),
+                                                       rollback_note=note, both=both)),
              *([f"runbook: before another attempt: {after}"] if after else []),
              # Its end could not let the host's claim go (review 62, G2).
              *([f"runbook: {history.claim_left}"] if history.claim_left else [])]
@@ -494,6 +505,27 @@ def left_running(history: Replay) -> list[str]:
     return [f"{note.get('step') or 'the run'}: {note.get('text')}" for note in history.notes
             if note.get("kind") == LEFT_RUNNING and isinstance(note.get("until"), int | float)
             and note["until"] > now]
+
+
+# BOTH-ADDED below: check
+def _say_first(refused: ClaimRefused) -> None:
+    """The claim's refusal, as the CLI says a refusal (door._refusal), before
+    the exit lines; marked told, so the CLI does not say it again after."""
+    import sys
+
+    from runbook.visible import visible
+
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()  # what the run said before it, before it
+        print(f"runbook: {visible(str(refused))}", file=sys.stderr, flush=True)
+    refused.told = True
+
+
+def _taking_over(command: str | None) -> str | None:
+    """`command` as it goes on past a claim only --take-over-host replaces."""
+    if command is None or "--take-over-host" in command.split():
+        return command
+    return f"{command} --take-over-host"
 
 
 def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:

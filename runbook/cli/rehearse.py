@@ -98,6 +98,9 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     _refuse_faults_the_drill_never_reaches(drill_step(args), asked)
     refuse_the_screen_without_a_terminal(args)
     rehearsal = Rehearsal(args, asked)
+    from runbook.claim import ClaimRefused
+
+    refused: ClaimRefused | None = None
     try:
         if is_headless(args):
             outcome = await lifecycle.go(args, *await rehearsal.start(stopper, print))
@@ -107,6 +110,9 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             outcome = await run_tui(opening=rehearsal.opening(stopper),
                                     waiting="Starting the rehearsal host…",
                                     going_back=rehearsal.going_back)
+    except ClaimRefused as exc:
+        refused = exc  # said with the exit lines, first
+        raise
     finally:
         await rehearsal.stop()
         if rehearsal.opened is not None:
@@ -123,7 +129,7 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             if is_headless(args):  # as it was started (--yes is headless too)
                 again += " --headless"
         lifecycle.where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier,
-                                  own_host=True)
+                                  own_host=True, refused=refused)
     from runbook.model import Outcome
 
     switch = rehearsal.switch

@@ -148,10 +148,12 @@ async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Setting
                    journal: Path, earlier: Replay, *, token: str, state_dir: Path,
                    notes: tuple[str, ...]) -> int:
     """The way back, in the front end the arguments ask for; its exit code."""
+    from runbook.claim import ClaimRefused
     from runbook.standing import rollback_command
 
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))
+    refused: ClaimRefused | None = None
     try:
         if is_headless(args):
             from runbook.headless import HeadlessFrontEnd
@@ -163,12 +165,16 @@ async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Setting
 
             # No host_label: the status bar names the login already (trial 58, L5).
             outcome = await run_tui(lambda _earlier: back, notes=notes)
+    except ClaimRefused as exc:
+        refused = exc  # said with the exit lines, first
+        raise
     finally:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.
         headless = is_headless(args)
         going_on = rollback_command(settings.source, journal, headless=headless)
-        lifecycle.where_it_stands(stopper, settings, headless=headless, resume=going_on)
+        lifecycle.where_it_stands(stopper, settings, headless=headless, resume=going_on,
+                                  refused=refused)
     return outcome.exit_code
 
 

@@ -72,11 +72,17 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
                                          state_dir=default_dir(), offer_resume=True,
                                          stopper=stopper, say=say, home=default_dir())
+    from runbook.claim import ClaimRefused
+
+    refused: ClaimRefused | None = None
     try:
         outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
+    except ClaimRefused as exc:
+        refused = exc  # said with the exit lines, first
+        raise
     finally:
         prepared.opening.drop_unwritten()
         # The run --resume named, or the one the TUI offered (review).
         lifecycle.where_it_stands(stopper, settings, earlier=prepared.continues,
-                                  headless=is_headless(args))
+                                  headless=is_headless(args), refused=refused)
     return outcome.exit_code
