@@ -596,8 +596,16 @@ class RunbookApp(App["Outcome | None"]):
                                                                   ClaimTaken))
             if refused:
                 # Whole in the output pane, where it wraps and stays: at 80
-                # columns the hint had room for part of it only.
-                self.store.add("", "err", error)
+                # columns the hint had room for part of it only. In the pane
+                # as it is in view: the step it shows (the opening's notes are
+                # the first step's lines), else the run's own; among the
+                # run's own it was out of view beside a note, and the hint
+                # pointed at the note (trial 62, F7). Once: a step that did
+                # not start for it says it already.
+                shown = self.main.shown_output or ""
+                said = self.session.redactor(getattr(event.worker.error, "said", error))
+                if not any(said in line for line in self.store.of(shown)):
+                    self.store.add(shown, "err", error)
                 self.flush()
                 self.main.sync_output()
             # A journal that failed is said by the hint, which stays, and by

@@ -357,3 +357,36 @@ async def test_a_claim_refused_after_steps_ran_says_what_ran_not_nothing(
                 app.exit()
         finally:
             armed.lift(host.sandbox, "permission-denied")
+# BOTH-ADDED below: check
+
+
+async def test_a_refusal_is_in_the_output_pane_the_hint_points_at_beside_a_note(
+        tmp_path: Path) -> None:
+    """Operator trial 62, F7: a run the host's claim refused, started with a
+    note (--new-run's) that the output pane shows as the first step's line:
+    the hint said "the output pane says why", but the pane showed that note
+    alone; the refusal was in the run's own lines, out of view, and in a
+    notice over the screen that goes. The refusal is in the pane in view."""
+    from tests.rehearsal import rehearsal_host, rehearsal_session
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    note = "note: an unfinished run is in /x/run.jsonl; it is left as it is, and this is a " \
+        "new run (--new-run)"
+    async with rehearsal_host(tmp_path) as host:
+        holder = host.install_dir / ".runbook-claim" / "holder"
+        holder.parent.mkdir(parents=True)
+        holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\n"
+                          "journal=/home/colleague/run.jsonl\n"
+                          "since=2026-12-07T00:15:00+00:00\n")
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest", notes=(note,))
+        async with app.run_test(size=(120, 35)) as pilot:
+            await until(lambda: app.runner is not None and app.runner.is_finished,
+                        timeout=60, what="the refusal")
+            await until(lambda: app.run_state.run_error is not None, what="the error said")
+            await pilot.pause()
+            shown = app.main.shown_output
+            pane = " ".join(app.store.of(shown)) if shown is not None else ""
+            assert "colleague on laptop-2" in pane and note.split(";")[0] in pane, pane
+            assert "output pane says why" in " ".join(screen_text(app).split())
+            app.exit()
