@@ -815,11 +815,18 @@ async def mark(remote: Remote, claim: Claim, place: Place) -> str | None:
     return result.last_error_line().strip() or f"the claim in {place.where} is not this run's"
 
 
-async def taken_from_us(remote: Remote, claim: Claim, place: Place) -> Claim | None:
+# What taken_from_us says of a claim that is nobody's now, not taken again.
+GONE = Claim("", "", 0, "", "")
+
+
+async def taken_from_us(remote: Remote, claim: Claim, place: Place, *,
+                        retake: bool = True) -> Claim | None:
     """The claim another run holds now where this run's was (another
     machine's --take-over-host while this run waited at a question), else
     None: also where the host could not say (the change that follows meets
-    that itself)."""
+    that itself). One that is nobody's now is this run's again, unless not
+    `retake` (kept for a cutover under way, it went with the run that ended
+    that cutover: trial 62, F3): then GONE."""
     result = await remote.run(place.command(holder_if_not_mine_command(claim)),
                               timeout=TIMEOUT_S)
     lines = answer_of(result.stdout)
@@ -827,6 +834,8 @@ async def taken_from_us(remote: Remote, claim: Claim, place: Place) -> Claim | N
         return None
     other = parse("\n".join(lines[1:]))
     if other is None:
+        if not retake:
+            return GONE
         # Nobody's now (removed by hand, say): this run's again, as it was
         # (review 60c, F5: said taken by "? on ?", which no retry passed).
         again = await remote.run(place.command(take_command(claim)), timeout=TIMEOUT_S)

@@ -756,15 +756,28 @@ class Executor(Generic[F]):
         only looks. A look that cannot be made lets the change meet that."""
         if not self._claimed or step.read_only:
             return
+        # Marked for the cutover under way, a claim gone went with the run
+        # that ended that cutover (a colleague's way back from a copy of the
+        # journal lets it go as it ends), or was removed by hand once it was
+        # ended so: taken again, this run went on over the old release put
+        # back (trial 62, F3). Before, one removed by hand is this run's again.
+        marked = bool(self._claim.cutover)
         try:
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 other = await host_claim.taken_from_us(self.remote, self._claim,
-                                                       self._claim_place)
+                                                       self._claim_place, retake=not marked)
         except Exception:
             return
         if other is None:
             return
-        said = host_claim.taken_refusal(other, self._claim_place.where, step.id)
+        if other is host_claim.GONE:
+            said = (f"this run's claim on the host, kept for the cutover under way, is gone "
+                    f"({self._claim_place.where} on the host): another run that went on with "
+                    "this cutover (its way back, say) has ended it, or it was removed by hand. "
+                    f"Nothing of {step.id} was sent, and this run stops here. Find out what "
+                    "that run did, and what serves now, before anything more")
+        else:
+            said = host_claim.taken_refusal(other, self._claim_place.where, step.id)
         self._claimed, self._claim_lost = False, True
         # In the journal too, where the report and the next run read why the
         # run ended here, with the step it did not start.

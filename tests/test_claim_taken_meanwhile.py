@@ -37,10 +37,12 @@ def holder_of(host: RehearsalHost) -> Path:
     return host.install_dir / host_claim.NAME / "holder"
 
 
-async def colleague_takes_over(host: RehearsalHost, folder: Path, *, cutover: str = "") -> None:
+async def colleague_takes_over(host: RehearsalHost, folder: Path, *, cutover: str = "",
+                               then_ends: bool = False) -> None:
     """Another machine's `--take-over-host`: a colleague logged in as its own
     SSH user, its runbook on laptop-2 taking the claim over (`cutover`: the
-    cutover under way it goes on with, as `runbook rollback --journal COPY`)."""
+    cutover under way it goes on with, as `runbook rollback --journal COPY`);
+    `then_ends`: and its run ends, letting the claim go (its way back done)."""
     host.let_in("colleague")
     settings = rehearsal_settings(host)
     theirs = dataclasses.replace(settings, host=dataclasses.replace(settings.host,
@@ -50,8 +52,12 @@ async def colleague_takes_over(host: RehearsalHost, folder: Path, *, cutover: st
     remote = session.remote()
     claim = host_claim.Claim("colleague", "laptop-2", 4242, str(folder / "run.jsonl"),
                              datetime.now(UTC).isoformat(timespec="seconds"), cutover=cutover)
+    place = host_claim.Place.of(theirs)
     try:
-        await host_claim.take(remote, claim, host_claim.Place.of(theirs), over=True)
+        taken, _ = await host_claim.take(remote, claim, place, over=True)
+        if then_ends:
+            await host_claim.release(remote, taken, place)
+            assert not holder_of(host).exists()
     finally:
         await remote.close()
 
@@ -60,16 +66,18 @@ class TakenAt(ScriptedFrontEnd):
     """Answers run to every step; as `step` is asked, the colleague takes the
     host over first (the operator was at the question meanwhile)."""
 
-    def __init__(self, step: str, host: RehearsalHost, folder: Path, **kw: Any) -> None:
+    def __init__(self, step: str, host: RehearsalHost, folder: Path, *,
+                 then_ends: bool = False, **kw: Any) -> None:
         super().__init__(**kw)
-        self.step, self.host, self.folder = step, host, folder
+        self.step, self.host, self.folder, self.then_ends = step, host, folder, then_ends
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         if step.id == self.step:
             cutover = next((line.removeprefix("cutover=") for line in
                             holder_of(self.host).read_text().splitlines()
                             if line.startswith("cutover=")), "")
-            await colleague_takes_over(self.host, self.folder, cutover=cutover)
+            await colleague_takes_over(self.host, self.folder, cutover=cutover,
+                                       then_ends=self.then_ends)
         return await super().confirm(step, plan)
 
 
@@ -156,4 +164,28 @@ async def test_taken_over_in_the_cutover_the_run_does_not_move_red5pro_aside(
     holder = holder_of(rehearsal_host).read_text().splitlines()
     assert "machine=laptop-2" in holder and any(
         line.startswith("cutover=") for line in holder), holder
+    assert exit_code_of(refused.value) == 2
+
+
+async def test_a_cutover_claim_let_go_by_the_run_that_took_it_is_not_taken_again(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """F3, its other ending: the colleague's way back took the claim, ended,
+    and let it go while this run waited at backup-live. A claim found gone
+    was taken again as one removed by hand (review 60c, F5), and this run
+    went on moving red5pro aside over the old release put back. Kept for the
+    cutover under way, a claim gone means that cutover was ended elsewhere,
+    or by hand: backup-live does not start, and the run stops saying so."""
+    journal = tmp_path / "run.jsonl"
+    front = TakenAt("backup-live", rehearsal_host, tmp_path / "colleague", then_ends=True)
+    session = rehearsal_session(rehearsal_host, journal)
+    with pytest.raises(host_claim.ClaimRefused) as refused:
+        await session.run(front)
+    said = str(refused.value)
+    assert "\n" not in said, said
+    for part in ("is gone", "Nothing of backup-live was sent"):
+        assert part in said, said
+    assert acted(journal, "backup-live") == [], "backup-live did not start"
+    assert (rehearsal_host.install_dir / "red5pro").is_dir()
+    assert not (rehearsal_host.install_dir / "bak.red5pro").exists()
+    assert not holder_of(rehearsal_host).exists(), "not taken again"
     assert exit_code_of(refused.value) == 2
