@@ -357,7 +357,6 @@ async def test_a_claim_refused_after_steps_ran_says_what_ran_not_nothing(
                 app.exit()
         finally:
             armed.lift(host.sandbox, "permission-denied")
-# BOTH-ADDED below: check
 
 
 async def test_a_refusal_is_in_the_output_pane_the_hint_points_at_beside_a_note(

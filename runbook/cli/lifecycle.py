@@ -507,7 +507,6 @@ def left_running(history: Replay) -> list[str]:
             and note["until"] > now]
 
 
-# BOTH-ADDED below: check
 def _say_first(refused: ClaimRefused) -> None:
     """The claim's refusal, as the CLI says a refusal (door._refusal), before
     the exit lines; marked told, so the CLI does not say it again after."""
