@@ -123,6 +123,7 @@ async def test_taken_over_in_prepare_the_run_stops_before_its_next_change(
     ended = [r for r in records(journal) if r["event"] == "run-end"]
     assert ended and ended[-1]["exit_code"] == 2, ended
     # The TUI, as its run's events left it, says no less: steps ran before.
+    assert isinstance(refused.value, host_claim.ClaimTaken), type(refused.value)
     told = tui_hint(session, front, said, journal)
     assert "nothing ran" not in told and "nothing of that step ran" in told, told
 
@@ -136,7 +137,8 @@ def tui_hint(session: Any, front: ScriptedFrontEnd, said: str, journal: Path) ->
     state = RunState(cards=list(session.cards), target="sm")
     for event in front.events:
         state.apply(event, 0.0)
-    state.ended(Outcome.FAILED, said, refused=True)
+    # As the app tells it (on_worker_state_changed): a claim taken meanwhile.
+    state.ended(Outcome.FAILED, said, refused=True, claim_taken=True)
     return hint(state, selected=None, journal=journal).plain
 
 
