@@ -2683,11 +2683,13 @@ def test_a_way_back_after_recreate_lists_the_new_databases_leftovers_too(
         assert said.count("DROP DATABASE cluster") == 1, said
 
 
-def test_a_command_held_up_by_an_ssh_outage_is_dated_when_it_ran(tmp_path: Path) -> None:
+def test_a_command_held_up_by_an_ssh_outage_is_dated_when_it_ran(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial 56 (F4): the host went down as promote-new was
     confirmed and came back 80 s later; the report dated the mv at its
     request ("# 15:11:57 ok") though it ran when the connection was back
     (15:13:17), and neither the report nor `runbook log` said when that was."""
+    from runbook import claim as host_claim
     from runbook.cli import wiring
     from runbook.report import clock
     from runbook.standing import said_time
@@ -2701,22 +2703,32 @@ def test_a_command_held_up_by_an_ssh_outage_is_dated_when_it_ran(tmp_path: Path)
             port = host.ssh_port
             loop = asyncio.get_running_loop()
             back: list[asyncio.Task[int]] = []
+            promoting: list[bool] = []
+            look = host_claim.taken_from_us
 
             class HostDownAtPromote(ScriptedFrontEnd):
                 async def confirm(self, step: Any, plan: list[Any]) -> Decision:
-                    if step.id == "promote-new" and not back:
-                        # The host goes away while the operator reads the
-                        # plan: no new connection, the one there cut, and
-                        # runbook has seen it go before the answer.
-                        assert sshd._acceptor is not None
-                        sshd._acceptor.close()
-                        sshd._acceptor = None
-                        sshd.drop_connections()
-                        await asyncio.sleep(1)
-                        loop.call_later(3, lambda: back.append(
-                            loop.create_task(sshd.start(port))))
+                    if step.id == "promote-new":
+                        promoting.append(True)
                     return await super().confirm(step, plan)
 
+            async def then_host_down(*args: Any, **kwargs: Any) -> Any:
+                # The host goes away once promote-new is confirmed and the
+                # run has seen its claim is still its own (the look each
+                # changing step makes first): no new connection, the one
+                # there cut, and runbook has seen it go before the mv is sent.
+                other = await look(*args, **kwargs)
+                if promoting and not back:
+                    assert sshd._acceptor is not None
+                    sshd._acceptor.close()
+                    sshd._acceptor = None
+                    sshd.drop_connections()
+                    await asyncio.sleep(1)
+                    loop.call_later(3, lambda: back.append(
+                        loop.create_task(sshd.start(port))))
+                return other
+
+            monkeypatch.setattr(host_claim, "taken_from_us", then_host_down)
             session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
                                      journal_path=journal, state_dir=host.sandbox / ".operator",
                                      isolated=True)
