@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runbook.cli.wiring import rehearsal_config_text
 from runbook.rehearsal import OPERATOR_DIRNAME, scenarios
 
@@ -137,6 +139,8 @@ async def _writes_to_a_client_gone(times: int = 8) -> None:
 _HOST_ALONE_AND_CLIENTS_GONE = """
 import argparse, asyncio, contextlib, sys
 from pathlib import Path
+
+import pytest
 from runbook.cli.rehearse import _the_host_alone
 from runbook.rehearsal import scenarios
 from tests.test_rehearsal_host_only import _writes_to_a_client_gone
@@ -231,3 +235,39 @@ def test_the_tuis_own_rehearsal_host_lets_no_bare_asyncio_line_through(tmp_path:
     assert ran.returncode == 0, said
     assert _HEARD in said, said
     assert "socket.send() raised exception" not in said, said
+
+
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("how", ["ctrl+c, ignored where it was started", "SIGTERM"])
+def test_a_host_only_host_stops_on_ctrl_c_or_sigterm_however_it_was_started(
+        tmp_path: Path, how: str) -> None:
+    """"ctrl+c stops it", the host-only line says. A shell that starts it in
+    the background (`runbook rehearse --host-only ... &` in a script, or
+    nohup) hands it ctrl+c ignored, and Python then keeps it ignored: the
+    SIGINT never arrived and the host ran on (stop 62, the harness's own
+    run). A SIGTERM (systemd, kill, a CI's timeout) ended it without its
+    stop: nothing said, the host's own clean-up left to chance."""
+    sandbox = tmp_path / "sb"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    ignored = how.startswith("ctrl+c")
+    served = subprocess.Popen(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--sandbox", str(sandbox),
+         "--host-only"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=ROOT, preexec_fn=_ignore_ctrl_c if ignored else None)
+    try:
+        said = ""
+        while "ctrl+c stops it" not in said:
+            line = served.stdout.readline()
+            assert line, said + served.stderr.read()
+            said += line
+        served.send_signal(signal.SIGINT if ignored else signal.SIGTERM)
+        rest = served.communicate(timeout=60)
+    finally:
+        if served.poll() is None:
+            served.kill()
+            served.communicate()
+    assert served.returncode == 0, rest
+    assert "rehearsal host is stopped" in rest[1], rest

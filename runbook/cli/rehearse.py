@@ -186,7 +186,15 @@ async def _the_host_alone(args: argparse.Namespace) -> int:
 
 async def _serve_alone(host: RehearsalHost) -> int:
     import asyncio
+    import signal
 
+    # ctrl+c and SIGTERM stop the host, and say so, however this was started:
+    # a shell that starts it in the background hands it ctrl+c ignored (and
+    # Python keeps it so), and a bare SIGTERM would end it without its stop.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await host.start()
         print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}",
@@ -194,9 +202,12 @@ async def _serve_alone(host: RehearsalHost) -> int:
         print(f"its ports, user and new database: {host.state_dir / 'state.json'}. It runs no "
               "step and claims nothing: point runbook run, plan or rollback at it (README: "
               "runbook run against a rehearsal host). ctrl+c stops it", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await host.stop()
+    print("runbook: the rehearsal host is stopped", file=sys.stderr)
     return 0
 
 
