@@ -16,7 +16,6 @@ def procedure() -> list[Red5Step]:
         PromoteNew,
         Recreate,
         ServiceUnit,
-        StartService,
         StopService,
     )
     from steps.prepare import (
@@ -31,6 +30,7 @@ def procedure() -> list[Red5Step]:
         UploadArtifacts,
     )
     from steps.properties_step import Properties
+    from steps.start_service import StartService
 
     return [
         Preflight(), NewDatabase(), ExportConfig(), UploadArtifacts(), Unpack(),

@@ -1442,7 +1442,7 @@ class ExportConfig(Red5Step):
         by the check that finds the snapshot current, which also runs as the
         verify of a fresh export, once per snapshot and process. The new
         release's API as recreate takes it: the config's word, else Red5's
-        table (cutover.expected_api_version)."""
+        table (start_service.expected_api_version)."""
         if ctx.facts.scratch.export_shapes_said == path:
             return
         ctx.facts.scratch.export_shapes_said = path

@@ -65,16 +65,18 @@ from steps.cutover import (
     GroupStateUnknown,
     Recreate,
     ServiceUnit,
-    StartService,
     delete_nodegroup,
-    expected_api_version,
     made_like,
+)
+from steps.database import DATABASE, names_the_live_database, new_database_drop
+from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.start_service import (
+    StartService,
+    expected_api_version,
     old_api_version,
     servers_of,
     serving_proof,
 )
-from steps.database import DATABASE, names_the_live_database, new_database_drop
-from steps.facts import AnyContext, Ctx, Plan, Red5Step
 from steps.waiting import GaveUp, wait_until, wait_until_gone
 
 if TYPE_CHECKING:

@@ -249,7 +249,7 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
     from types import SimpleNamespace
     from typing import Any
 
-    from steps.cutover import StartService, _WrongDatabase
+    from steps.start_service import StartService, _WrongDatabase
 
     ctx: Any = SimpleNamespace(settings=SimpleNamespace(install_dir="/usr/local",
                                                         source="/c.toml"),
@@ -551,7 +551,7 @@ def test_red5_log_is_read_for_the_database_only_where_it_can_say_what_the_file_d
     from types import SimpleNamespace
     from typing import Any
 
-    from steps.cutover import StartService
+    from steps.start_service import StartService
 
     def reads(version: str, *, proven: bool, offset: int | None) -> bool:
         ctx: Any = SimpleNamespace(facts=SimpleNamespace(
@@ -668,7 +668,7 @@ async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_onc
     again a moment after the run had (a helper's count, stop 58). Counted at
     runbook's own client and proof, against the rehearsal's stream manager."""
     from runbook import smapi
-    from steps import cutover
+    from steps import start_service
 
     front = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
     asked: list[tuple[str | None, str]] = []
@@ -678,7 +678,7 @@ async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_onc
         changed = [e.report.id for e in front.events if isinstance(e, StepChanged)]
         return changed[-1] if changed else None
 
-    call, prove = smapi.StreamManagerAPI._call, cutover.serving_proof
+    call, prove = smapi.StreamManagerAPI._call, start_service.serving_proof
 
     async def counted_call(self: smapi.StreamManagerAPI, method: str, rel: str,
                            *args: object, **kwargs: object) -> object:
@@ -690,7 +690,7 @@ async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_onc
         return await prove(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(smapi.StreamManagerAPI, "_call", counted_call)
-    monkeypatch.setattr(cutover, "serving_proof", counted_proof)
+    monkeypatch.setattr(start_service, "serving_proof", counted_proof)
     async with rehearsal_host(tmp_path) as host:
         outcome = await rehearse(host, front, tmp_path / "run.jsonl", rehearsal_settings(host))
     assert outcome is Outcome.STOPPED, front.text()[-3000:]
@@ -1031,7 +1031,7 @@ async def test_a_redirect_fails_the_look_at_once_naming_where_it_points() -> Non
 
     from runbook.smapi import StreamManagerAPI
     from runbook.step import StepFailed
-    from steps.cutover import StartService
+    from steps.start_service import StartService
 
     def redirecting(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"location": "https://sm.test/"},

@@ -2256,7 +2256,7 @@ def test_start_services_planned_restart_gives_the_reason_the_check_found() -> No
     answering", which it had not: it restarts because the database is back."""
     from runbook.config import load
     from runbook.step import PlanContext
-    from steps.cutover import StartService
+    from steps.start_service import StartService
 
     settings = load(Path(__file__).parents[1] / "sample-configs/production.example.toml")
     facts = Red5Facts(restart_service=True, started_without_database=True)
@@ -2386,7 +2386,7 @@ def test_a_file_written_in_the_second_a_service_started_counts_as_written_after_
     100.95 s; looked at at 102.1 s, `date +%s` says 102 and ps 1 s of running
     time: the start reads as 101, and the fix (100) as older, so start-service
     refused the restart that would read it (test_faults failed so under load)."""
-    from steps.cutover import _started_and_written, written_after_start
+    from steps.start_service import _started_and_written, written_after_start
 
     assert written_after_start(102, 100, 1, slack=1)
     assert written_after_start(102, 101, 1, slack=1)

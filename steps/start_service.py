@@ -1,0 +1,1162 @@
+"""start-service, and the way back's start (steps/rollback.py StartOld): start a
+release's service and prove that the stream manager answering is that release."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias
+
+from runbook.model import (
+    SERVICE_ANSWERED,
+    Action,
+    Check,
+    Note,
+    Phase,
+    Shell,
+    Wait,
+)
+from runbook.shell import privileged_script, quote
+from runbook.smapi import (
+    NoApiServed,
+    Redirected,
+    SMApiError,
+)
+from runbook.step import StepFailed
+from steps import red5
+from steps.common import (
+    folder_id,
+    install_version,
+    java_processes,
+    live_dir,
+    mask_licences,
+    new_tree,
+    old_tree,
+    root,
+    running_from,
+)
+from steps.database import (
+    DEFAULT_PORT,
+    live_address,
+    same_database,
+)
+from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.waiting import POLL_S, GaveUp, wait_until
+
+# How often a wait for the API also asks systemd whether the service still
+# runs: a server that exits as it boots is seen within this, not at the limit.
+_SYSTEMD_EVERY_S = 0.25
+
+
+# The lines of `systemctl status` that describe the unit rather than say why
+# it failed; what is left is systemd's (or the journal's) reason.
+_STATUS_HEADERS = ("●", "×", "Loaded:", "Active:", "Main PID:", "Docs:", "Process:", "Tasks:",
+                   "Memory:", "CPU:", "CGroup:", "Warning:", "Drop-In:", "TriggeredBy:")
+
+
+# How long the new release's API may stay silent before the new database is
+# looked at once, from the host as the new release reaches it.
+_DATABASE_LOOK_AFTER_S = 10.0
+# After it, how often red5.log is looked at until it names the database its
+# webapp uses (a root shell each time, in the downtime), where it can say
+# something the file did not (_log_may_name_the_database).
+_LOG_EVERY_S = 2.0
+# The API versions of the releases known to log dbURL = ... (_DB_URL): 5.1.x.
+_LOGS_ITS_DATABASE = ("3.0",)
+
+
+# How long the API may answer 404 before start-service gives up on it. A Red5
+# server opens its HTTP port only after Tomcat has started its webapps' contexts
+# (5.1.1's log: the ProtocolHandler starts after the streammanager context; Tomcat
+# starts its connectors after its container), so the container's 404 means the
+# webapp failed, and waiting does not mend it. Not at once: that 6.2 and later
+# start in the same order is inferred (data README), and a release that mapped
+# its API a little after opening its port would answer within seconds; and the
+# new database is looked at first (_DATABASE_LOOK_AFTER_S), which names an
+# unreachable one in its own words. 20 s against the two whole limits and a
+# restart (10 minutes by default) a failed webapp was waited out before.
+_NOT_LOADED_AFTER_S = 20.0
+
+
+class _NotLoaded(Exception):
+    """The server answers, and its API has answered 404 for _NOT_LOADED_AFTER_S:
+    the streammanager webapp did not load."""
+
+
+class _NoDatabase(Exception):
+    """The new release's API is silent and the host cannot use the new database."""
+
+
+class _WrongDatabase(Exception):
+    """The new release's API is silent and its red5.log names a database other
+    than [new_database]: neither waiting nor a restart mends its file."""
+
+
+# What a stream manager may log as it starts: the database it uses (dbURL =
+# jdbc:mysql://<config.dbHost>:<config.dbPort>/cluster, FACTS §3 and §5). Only
+# 5.1.1's red5.log has it (amanaviral/red5pro:log/red5.log); 6.2.0's has none
+# (andrelsouto/red5:log/red5.log), and no later one is known to write it. So it
+# only confirms: the installed file is compared with [new_database] before the
+# start (facts audit 56a H1).
+_DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
+
+
+class _WillNotLoad(Exception):
+    """The red5.log of this start says the webapp's cloud-controller bean's
+    class was not found: a restart loads the same jars, so neither waiting
+    nor a restart mends it. `line`: the log's line; `bean`: the class."""
+
+    def __init__(self, line: str, bean: str) -> None:
+        super().__init__(line)
+        self.line, self.bean = line, bean
+
+
+class _Answer(NamedTuple):
+    """The API answering, and what it answered first: its cloud controller
+    (asked once; the step records it and refuses the Dummy by it)."""
+
+    api: Any
+    controller: str
+
+
+class _TokenRefused(StepFailed):
+    """The stream manager a service step started answers HTTP 401 to the token."""
+
+
+class _ServiceEnded(Exception):
+    """systemd says the service is gone while start-service waits for it."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+# How closely /proc and `date` tell a file's time from a process's start: the
+# start is in clock ticks (a hundredth of a second on Linux).
+_PROC_SLACK_S = 0.02
+
+
+def written_after_start(now: float, changed: float, ran_for: float, *, slack: float) -> bool:
+    """Whether a file changed at `changed` may have been written after a
+    process that has run `ran_for` seconds started, as the host's clock says
+    `now`, each told to within `slack`: within it, the file counts as written
+    since (a restart too many costs seconds, one too few leaves the token
+    unread). In whole seconds (`ps -o etimes=`, `date +%s`) the slack is a
+    second: both are cut, so the start can read a second late."""
+    return changed >= now - ran_for - slack
+
+
+def _started_and_written(said: str, processes: int) -> tuple[float, float, float] | None:
+    """(now, the file's time, the oldest process's running time) from the
+    fine look's lines: `date +%s.%N`, the file's, /proc/uptime's first field,
+    CLK_TCK, then each process's start in ticks. None where any is missing
+    (no /proc, a date without %N, a process gone)."""
+    words = said.split()
+    if len(words) != 4 + processes:
+        return None
+    try:
+        now, changed, up = float(words[0]), float(words[1]), float(words[2])
+        tick = int(words[3])
+        starts = [int(word) for word in words[4:]]
+    except ValueError:
+        return None
+    if tick <= 0:
+        return None
+    return now, changed, up - min(starts) / tick
+
+
+def _while_it_boots(error: SMApiError) -> str:
+    """What the API answered, said while the service boots. A refused
+    connection is a boot under way; a 404 is not: a Red5 server opens its
+    HTTP port only once Tomcat has started its webapps, so the container's
+    404 means the streammanager webapp did not load (facts audit 59b, H1: the
+    rehearsal's answered 404 while loading, and this said "as while the
+    webapp loads")."""
+    if error.status == 404:
+        where = f" at {error.where}" if isinstance(error, NoApiServed) else ""
+        return (f"the server answers{where}, but serves no Stream Manager API (HTTP 404): its "
+                "streammanager webapp did not load (while a server boots, its port refuses "
+                "connections)")
+    return str(error)
+
+
+# Which release a step serves: the new one (the way forward) or the old one
+# (the way back, steps/rollback.py).
+Side: TypeAlias = Literal["new", "old"]
+
+
+def _other_side(side: Side) -> Side:
+    return "old" if side == "new" else "new"
+
+
+async def _tree_of(ctx: Ctx, side: Side) -> str | None:
+    return await (new_tree if side == "new" else old_tree)(ctx)
+
+
+def release_of(ctx: Ctx, side: Side) -> str | None:
+    """The release installed on `side`."""
+    return ctx.facts.new_version if side == "new" else ctx.facts.live_version
+
+
+def api_version_of(p: AnyContext, side: Side) -> str | None:
+    """The API version the release on `side` serves."""
+    return expected_api_version(p) if side == "new" else old_api_version(p)
+
+
+async def servers_of(ctx: Ctx, side: Side) -> tuple[list[int], list[int]]:
+    """PIDs running from the other install and from `side`'s, from one
+    listing: each listing is a root shell walking /proc, in the downtime."""
+    other, tree = await _tree_of(ctx, _other_side(side)), await _tree_of(ctx, side)
+    listing = await java_processes(ctx)
+    return ([proc.pid for proc in running_from(listing, other)],
+            [proc.pid for proc in running_from(listing, tree)])
+
+
+def other_runs(side: Side, pids: list[int]) -> Check:
+    """The other side's server runs: on the way back, the new release's
+    (review: the check called it the old server)."""
+    return Check(False, f"the {_other_side(side)} server (pid {', '.join(map(str, pids))}) "
+                 "still runs")
+
+
+async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
+    """The answering stream manager `api` is the release on `side`: nothing
+    runs from the other install, something runs from this one, the live
+    folder is this tree, and the API speaks this release's version."""
+    (other, ours), live = await asyncio.gather(servers_of(ctx, side),
+                                               folder_id(ctx, live_dir(ctx)))
+    if other:
+        return other_runs(side, other)
+    tree = await _tree_of(ctx, side)
+    if tree is None or live != tree:
+        return Check(False, f"{live_dir(ctx)} is not the {side} release")
+    if not ours:
+        return Check(False, f"no java process runs from the {side} install")
+    want = api_version_of(ctx, side)
+    if want is not None and api.version != want:
+        return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
+                     f"{release_of(ctx, side)} speaks {want}")
+    return Check(True, f"API {api.version} answers from the {side} install "
+                 f"({release_of(ctx, side)})")
+
+
+# What the exit lines say of the release's service (Red5Facts.left_running,
+# or way_back_left_running for the old one), as its start step last looked,
+# or could not look.
+def _not_looked(side: str, step: str) -> str:
+    return f"whether the {side} release's service runs is not known: {step} ended before it looked"
+
+
+def _runs_unanswering(side: str) -> str:
+    return f"the {side} release's service runs and does not serve"
+
+
+class StartService(Red5Step):
+    id = "start-service"
+    title = "Start the red5pro service"
+    phase = Phase.CUTOVER
+    # The service can die after this step (a crash during recreate's wait); a
+    # resumed run looks again instead of trusting the journal.
+    recheck_when_resumed = True
+    summary = (
+        "Starts the service with systemctl and waits until the Stream Manager API answers "
+        "from the new install, speaking the new release's API version."
+    )
+
+    def plan(self, p: Plan) -> list[Action]:
+        limit = p.settings.timeouts.service_start
+        first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
+        if p.facts.restart_service and p.facts.file_changed_since_start:
+            # It answers already: "unless its API answers" would be no condition.
+            first = [Note(f"the service started before its {red5.PROPERTIES_NAME} "
+                          "last changed, and reads its database there only as it starts: it "
+                          "is restarted at once"),
+                     Shell(root(p, "systemctl restart red5pro"))]
+        elif p.facts.restart_service:
+            # The reason the check found (operator trial: a start without the
+            # database was said to have outlived the limit).
+            if p.facts.token_refused:
+                why = ("the service refuses the API token, and it reads its "
+                       "rest.administratorToken only as it starts")
+            elif p.facts.webapp_not_loaded:
+                why = ("the service runs and its streammanager webapp did not load (its API "
+                       "answers HTTP 404), which only a restart changes")
+            elif p.facts.started_without_database:
+                # Inferred, not in the sources (data README): a webapp that
+                # failed to load is not known to retry on its own.
+                why = ("the service started while its database could not be reached, and its "
+                       "webapp is not known to load later without a restart")
+            else:
+                why = "the service has run longer than the limit without its API answering"
+            first = [Note(f"{why}: it is restarted at once, unless its API answers by the "
+                          "time you confirm"),
+                     Shell(root(p, "systemctl restart red5pro"))]
+        return [
+            *first,
+            p.api_call("GET", "admin/debug/cloudcontroller", why="until it answers",
+                       version=self._speaks(p)),
+            Wait("the API to answer", limit),
+            Shell(root(p, "systemctl restart red5pro"),
+                  f"only if the service runs and its API has not answered within {limit:g}s: "
+                  "once, then the same wait"),
+        ]
+
+    # Which release must answer (StartOld: the old one).
+    side: Side = "new"
+
+    def _speaks(self, p: AnyContext) -> str | None:
+        return api_version_of(p, self.side)
+
+    async def _prove(self, ctx: Ctx) -> None:
+        """Before the API is asked: the token given is the serving install's.
+        Nothing here on the way forward: this run's preflight proved [api]
+        base_url and the token against the live file (the old one's or the
+        new one's, resumed mid-cutover), and the properties step carries that
+        token into the new file; the way back's start proves it (rollback)."""
+
+    async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> _Answer | None:
+        """The API and its cloud controller once it answers that; None while
+        it does not (why, appended to `errors`)."""
+        try:
+            api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
+            controller = await api.cloud_controller()
+            return _Answer(api, controller) if controller else None
+        except SMApiError as exc:
+            if exc.status == 401:
+                raise _TokenRefused(self._refused(ctx)) from None
+            if isinstance(exc, Redirected):
+                # Not one that passes as it boots: [api] base_url is to change.
+                raise StepFailed(str(exc)) from None
+            errors.append(exc)  # not up yet: keep waiting, remember why
+            return None
+
+    def _refused(self, ctx: Ctx) -> str:
+        """What a 401 from the server this step started means: the token
+        runbook was given is not the install's. Where this run's preflight
+        saw the live stream manager take it, the file is wrong. Otherwise
+        which of the two is wrong it cannot tell (a resumed run's preflight,
+        mid-cutover with the service down, could not prove its token, nor has
+        a way back one), and
+        both mends are said (second review: a wrong token in a resumed run's
+        shell was blamed on the file, and the healthy server restarted)."""
+        back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        if ctx.facts.scratch.token_fault_on:
+            # Neither the file nor the token is wrong (a helper, stop 58: "is
+            # not the live one's", of a file that was right).
+            return (f"the {self.side} stream manager refuses the API token (HTTP 401): this "
+                    f"rehearsal's fault token-rejected@{self.id} has it refuse every token, "
+                    f"and is lifted once the step has failed. Try the step again{back}")
+        if self.side == "new" and ctx.facts.scratch.token_taken:
+            # This run's preflight saw the live stream manager take it (re-trial:
+            # "if the file's is" read as a riddle where only the file can be).
+            return (f"the new stream manager refuses the API token (HTTP 401) that the live "
+                    f"one took at preflight: the rest.administratorToken in {where} is not "
+                    "the live one's. Set it to the live one's and try the step again, which "
+                    f"restarts the service so that it reads it{back}")
+        if ctx.settings.sandboxed:
+            # `runbook rehearse` gives its host's own token, the live install's:
+            # none to give again, so no "quit and start runbook again" (a
+            # resumed rehearsal, whose preflight heard no API, said it).
+            return (f"the {self.side} stream manager refuses the API token (HTTP 401): the "
+                    "rehearsal gives its host's own token, the live install's, so the "
+                    f"rest.administratorToken in {where} is the one that differs. Set it to "
+                    "the live install's and try the step again, which restarts the service "
+                    f"so that it reads it{back}")
+        return (f"the {self.side} stream manager refuses the API token runbook was given (HTTP "
+                f"401): it is not the rest.administratorToken in {where}, and this run has "
+                "not seen a stream manager take it. If the token is wrong, quit and start "
+                "runbook again with the right one (it is read once, at the start; --resume "
+                "goes on from here). If the token is right, set the file's to it and try the "
+                f"step again, which restarts the service so that it reads it{back}")
+
+    async def _written_since_it_started(self, ctx: Ctx, pids: list[int]) -> bool:
+        """Whether the install's red5-web.properties was written since the
+        oldest of its server's processes `pids` started: a token or database
+        set there since is not read until a restart. False when that cannot
+        be told.
+
+        Told to a hundredth of a second where the host has /proc (a process's
+        start in clock ticks, the file's time in nanoseconds): in whole
+        seconds, a file written just before the start cannot be told from one
+        written just after, and either answer was wrong once (a fix read as
+        older, then a properties step's own write read as newer: a serving
+        release restarted for a wrong token in the shell)."""
+        if not pids:
+            return False
+        path = quote(f"{live_dir(ctx)}/{red5.PROPERTIES}")
+        sudo = ctx.settings.host.sudo
+        fine = await ctx.probe(
+            f"date +%s.%N; {privileged_script(f'date -r {path} +%s.%N', sudo)}; "
+            "read up _ < /proc/uptime && echo \"$up\" && getconf CLK_TCK && "
+            f"for p in {' '.join(map(str, pids))}; do "
+            "sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20; done")
+        told = _started_and_written(fine.stdout, len(pids))
+        if told is not None:
+            return written_after_start(*told, slack=_PROC_SLACK_S)
+        written = privileged_script(f"stat -L -c %Y -- {path}", sudo)
+        found = await ctx.probe(f"date +%s; {written}; ps -o etimes= -p "
+                                f"{','.join(map(str, pids))}")
+        numbers = [int(word) for word in found.stdout.split() if word.isdigit()]
+        if len(numbers) < 3:
+            return False
+        return written_after_start(numbers[0], numbers[1], max(numbers[2:]), slack=1)
+
+    async def _answering_unless_refused(self, ctx: Ctx,
+                                        errors: list[SMApiError]) -> _Answer | None:
+        """The API if it answers, before a restart: a refusal of the token is
+        what the restart is for."""
+        try:
+            return await self._answering(ctx, errors)
+        except _TokenRefused:
+            return None
+
+    async def check(self, ctx: Ctx) -> Check:
+        ctx.facts.restart_service = ctx.facts.token_refused = False
+        ctx.facts.file_changed_since_start = ctx.facts.webapp_not_loaded = False
+        ctx.facts.scratch.serving_proved = None
+        ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
+        (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
+                                                   self._runs(ctx))
+        if other:
+            return other_runs(self.side, other)
+        if not runs:
+            self._left(ctx, None)  # stopped since (by hand, say)
+            # Said: it decides, for a step left in doubt, between trying again
+            # and the way back (re-trial: "not in place" alone).
+            return Check(False, "the red5pro service does not run")
+        # Looked: it runs (serving, it is cleared below). A reconnect's
+        # look after a drop mid-start says so (review 59c L6).
+        self._left(ctx, _runs_unanswering(self.side))
+        await self._prove(ctx)
+        errors: list[SMApiError] = []
+        try:
+            answer = await self._answering(ctx, errors)
+        except _TokenRefused:
+            if not await self._written_since_it_started(ctx, ours):
+                raise  # a restart would read the same file: the step fails, saying why
+            # It read its token as it started: only a restart reads the new one.
+            ctx.facts.restart_service = ctx.facts.token_refused = True
+            return Check(False, "the service refuses the API token, and its "
+                         f"{red5.PROPERTIES_NAME} was written since it started")
+        if answer:
+            api = answer.api
+            proof = await serving_proof(ctx, api, self.side)
+            if proof.done:
+                # It serves: what earlier starts met is mended, and a
+                # failure's "left it running" is over (as _proven has it).
+                self._forget_earlier_starts(ctx)
+                self._left(ctx, None)
+                # Started by hand (a resumed run): a 6.2+ server logs no word
+                # of its database, and one that answers on another would pass
+                # as the new stream manager. A file put right while it ran is
+                # not what it read: it may use the database the file named
+                # at its start (the operator fixed the file and left it up).
+                if self.side == "new" and \
+                        await self._names_the_new_database(ctx, running=True) and \
+                        await self._written_since_it_started(ctx, ours):
+                    ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
+                    return Check(False, "the service answers, but it started before its "
+                                 f"{red5.PROPERTIES_NAME} last changed: it may "
+                                 "use the database the file named then")
+                # Found serving, the step does not run: said here as run says
+                # it, or the report has not heard the release it proved
+                # (operator trial: a way back from before stop-service).
+                if self.side == "new":
+                    ctx.facts.new_api_version = api.version
+                # Found serving, its controller is proved as a start's is
+                # (review 57c, H0: a resume found another cloud's "done").
+                self._answered(ctx, api, version=release_of(ctx, self.side),
+                               controller=answer.controller)
+                self._refuse_the_wrong_controller(ctx, answer.controller)
+                ctx.facts.scratch.serving_proved = (self.side, proof)
+            return proof
+        if self.side == "new" and await self._written_since_it_started(ctx, ours):
+            # It read its database as it started, and the file has changed
+            # since (review 56d F2): `systemctl start` would leave it on the
+            # database it read, to answer there as the new stream manager.
+            ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
+            return Check(False, "the service runs and its API does not answer yet, and it "
+                         f"started before its {red5.PROPERTIES_NAME} last "
+                         "changed: it may use the database the file named then")
+        if ctx.facts.started_without_database:
+            # It loaded without its database, which is back (or the step would
+            # fail again): waiting is not known to bring its webapp up.
+            ctx.facts.restart_service = True
+            return Check(False, "the service started while its database could not be reached")
+        if errors and errors[-1].status == 404:
+            # The port opens once the webapps have started: a 404 is a webapp
+            # that did not load, not a boot (facts audit 59b, H1). Whatever
+            # the cause (a controller's class not found, a bean key left out),
+            # found here again, not kept from the failure that said it: only
+            # a restart loads it (review 59c L1, one fact for one state).
+            ctx.facts.restart_service = ctx.facts.webapp_not_loaded = True
+            return Check(False, "the service runs, and its streammanager webapp did not load "
+                         "(its API answers HTTP 404)")
+        # What it answers instead, said (re-trial: "does not answer yet"
+        # alone, of a webapp that did not load).
+        answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
+        age = await self._age(ctx, ours)
+        if age is not None and age >= ctx.settings.timeouts.service_start:
+            # Booting would have answered by now: a service that runs and does
+            # not answer is hung, and starting it again changes nothing.
+            ctx.facts.restart_service = True
+            return Check(False, f"the service has run for {age}s and its API does not answer"
+                         f"{answered}")
+        # Running the step again starts nothing twice (systemctl start of a
+        # running service does nothing) and waits out what is left of the limit.
+        return Check(False, f"the service runs; its API does not answer yet{answered}",
+                     under_way=True)
+
+    async def _runs(self, ctx: Ctx) -> bool:
+        return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
+
+    def _log_may_name_the_database(self, ctx: Ctx, *, file_proven: bool) -> bool:
+        """Whether red5.log is worth reading for the database this start uses:
+        only a release known to log it (5.1.1; 6.2.0's log has no dbURL line,
+        facts audit 56a H1), and not for a start runbook made from a file it
+        had just found naming [new_database] (`file_proven`), which the line
+        would only repeat. A service found running may have read the file
+        before it was put right: there the line is what tells."""
+        if red5.api_version(ctx.facts.new_version) not in _LOGS_ITS_DATABASE:
+            return False
+        return not (file_proven and ctx.facts.scratch.red5_log_start_offset is not None)
+
+    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
+                            file_proven: bool = False) -> _Answer | None:
+        """The API once it answers; None when the limit passes first.
+        _ServiceEnded as soon as systemd says the service is gone: a server
+        that exits as it boots (no license key, say) never answers."""
+
+        asked = -_SYSTEMD_EVERY_S
+        said: set[str] = set()
+        began = time.monotonic()
+        database_looked = self.side != "new"  # the way back's old release uses the old one
+        read_log = not database_looked and \
+            self._log_may_name_the_database(ctx, file_proven=file_proven)
+        # The new database's login, once looked at; until the red5.log of this
+        # start names the database it uses, it is looked at again (a server
+        # logs it as its webapp loads, which can be later than the first look).
+        new_database: Any = None
+        log_looked = 0.0
+        # When red5.log was last read for a start that cannot succeed; only a
+        # start runbook made, whose lines it knows where to find. Not at
+        # once: a boot that answers within the first look reads nothing.
+        fatal_looked = began
+        bean: list[str | None] = []  # the active bean's class, once read
+        not_found_since: float | None = None  # the first of the 404s heard in a row
+
+        async def answering() -> _Answer | None:
+            nonlocal asked, database_looked, new_database, log_looked, fatal_looked
+            nonlocal not_found_since
+            before = len(errors)
+            found = await self._answering(ctx, errors)
+            if found:
+                return found
+            if len(errors) > before and errors[-1].status == 404:
+                not_found_since = not_found_since or time.monotonic()
+            elif len(errors) > before:
+                not_found_since = None
+            if ctx.facts.scratch.red5_log_start_offset is not None and \
+                    time.monotonic() - fatal_looked >= _LOG_EVERY_S:
+                fatal_looked = time.monotonic()
+                await self._raise_if_it_cannot_load(ctx, bean)
+            if not database_looked and time.monotonic() - began >= _DATABASE_LOOK_AFTER_S:
+                # A release that cannot reach its database does not come up by
+                # waiting, nor by a restart (operator trial: two whole waits).
+                database_looked = True
+                new_database = await self._look_at_the_database(ctx, read_log=read_log)
+                log_looked = time.monotonic()
+            elif new_database is not None and time.monotonic() - log_looked >= _LOG_EVERY_S:
+                log_looked = time.monotonic()
+                if await self._logs_the_database(ctx, new_database):
+                    new_database = None  # it names the new one: nothing more to look for
+            # What the API answers instead, once each thing it says: the cause
+            # (a database it cannot log in to, say) is often there from the
+            # first look, long before the limit (operator trial).
+            # (The same answer at another API version, as the version is
+            # looked for, is the same answer.)
+            # Only what this look heard: an answer of before the restart is not now's.
+            if len(errors) > before and \
+                    (answer := re.sub(r"/api/[\d.]+/", "/api/", str(errors[-1]))) not in said:
+                said.add(answer)
+                ctx.info(f"the API does not answer yet: {_while_it_boots(errors[-1])}")
+            if not_found_since is not None and \
+                    time.monotonic() - not_found_since >= _NOT_LOADED_AFTER_S:
+                raise _NotLoaded
+            # The API is asked at every look, systemd only every so often: its
+            # look costs several API looks, and would stretch the gaps between
+            # looks that next_look keeps short.
+            if time.monotonic() - asked < _SYSTEMD_EVERY_S:
+                return None
+            asked = time.monotonic()
+            state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
+            if state in ("failed", "inactive"):
+                raise _ServiceEnded(state)
+            return None
+
+        try:
+            answer: _Answer = await wait_until(ctx, "the Stream Manager API", limit, answering)
+        except GaveUp:  # a refused token is said at once, not waited out (code review)
+            return None
+        return answer
+
+    async def _raise_if_it_cannot_load(self, ctx: Ctx, bean: list[str | None]) -> None:
+        """_WillNotLoad when the red5.log of this start says the class of the
+        install's active cloud-controller bean was not found (a jar holding
+        no controller passes preflight with a warning, trial 58). Only that
+        class's ClassNotFoundException: the line's other words are not in the
+        sources (data README), and another class's may be harmless. `bean`
+        keeps the class once applicationContext.xml was read.
+
+        The bean's own line is looked for, however many others come first
+        (review 59c L4: only the first five were read); one line at most
+        comes back. Until the bean is known, only whether any such line is
+        there: the file is read once one is."""
+        sudo = ctx.settings.host.sudo
+        if not bean:
+            found = await ctx.probe(privileged_script(
+                self._this_starts_log(ctx, "grep -a -q 'ClassNotFoundException'"), sudo))
+            if not found.ok:
+                return
+            context = quote(f"{live_dir(ctx)}/{red5.APP_CONTEXT}")
+            xml = await ctx.probe(root(ctx, f"cat -- {context}"))
+            bean.append(red5.active_controller(xml.stdout) if xml.ok else None)
+        if bean[0] is None:
+            return
+        # The class's name, a whole word, in grep's extended syntax.
+        named = re.sub(r"([.$])", r"\\\1", bean[0])
+        wanted = f"ClassNotFoundException:[[:space:]]*{named}([^[:alnum:]_$.]|$)"
+        found = await ctx.probe(privileged_script(
+            self._this_starts_log(ctx, f"grep -a -m 1 -E {quote(wanted)}"), sudo))
+        for line in (line.strip() for line in found.stdout.splitlines()):
+            if re.search(rf"ClassNotFoundException:\s*{re.escape(bean[0])}\b", line):
+                raise _WillNotLoad(line, bean[0])
+
+    def _this_starts_log(self, ctx: Ctx, pipe: str) -> str:
+        """The shell pipeline that passes the red5.log of the last start
+        (from red5_log_start_offset; the whole log where it is not known, or
+        where it was rotated since and is smaller) through `pipe`."""
+        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
+        since = ctx.facts.scratch.red5_log_start_offset or 0
+        return (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
+                f"-- {log}; else cat -- {log}; fi | {pipe}")
+
+    async def _look_at_the_database(self, ctx: Ctx, *, read_log: bool) -> Any:
+        """_NoDatabase when the host cannot log in to the new database;
+        _WrongDatabase when the red5.log of this start names another one
+        (looked for only where `read_log`). The new database's login when its
+        log names none yet, for a later look (None once it named the new one,
+        or where it is not read)."""
+        from steps import database
+
+        try:
+            where = await database.login(ctx)
+        except StepFailed as exc:
+            raise _NoDatabase(str(exc)) from None
+        named = await self._logs_the_database(ctx, where) if read_log else True
+        try:
+            await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
+                                                                port=where.port))
+        except StepFailed as exc:
+            raise _NoDatabase(str(exc)) from None
+        return None if named else where
+
+    async def _logs_the_database(self, ctx: Ctx, where: Any) -> bool:
+        """Whether the red5.log of this start names the database it uses
+        (False while it names none); _WrongDatabase when that is not the new
+        database `where`."""
+        used = await self._database_logged(ctx)
+        if used is None:
+            return False
+        # As F11's comparison: loopback names alike, case and a trailing dot aside.
+        if same_database(used[0], used[1], where.host, where.port):
+            return True
+        if ctx.facts.scratch.red5_log_start_offset is None and await self._file_names(ctx, where):
+            # A start runbook did not make, read from the top: the line can be
+            # an earlier start's, from before the file was put right and the
+            # service restarted by hand. This start's is waited for; one that
+            # read the file before the fix never answers, and the restart
+            # after the limit reads it.
+            return False
+        raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
+
+    async def _file_names(self, ctx: Ctx, where: Any) -> bool:
+        """Whether config.dbHost and config.dbPort of the install's file name
+        the new database `where` now (False when they cannot be read)."""
+        written = await self._file_database(ctx)
+        if written is None:
+            return False
+        host, port = live_address(written)
+        return same_database(host, port, where.host, where.port)
+
+    async def _file_database(self, ctx: Ctx) -> dict[str, str] | None:
+        """config.dbHost and config.dbPort as the install's red5-web.properties
+        gives them (a key it lacks is left out); None when the file cannot be
+        read."""
+        import javaproperties  # here: only a start asks, and start-up need not load it
+
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        keys = quote(r"^[[:space:]]*config\.db(Host|Port)[[:space:]=:]")
+        # grep: 0 found, 1 none found (the file has neither key), else unread.
+        script = f"grep -E {keys} -- {quote(path)}; s=$?; [ $s -le 1 ] && echo '#read'"
+        found = await ctx.probe(privileged_script(script, ctx.settings.host.sudo))
+        if not found.ok or "#read" not in found.stdout:
+            return None
+        return dict(javaproperties.loads(found.stdout))
+
+    async def _names_the_new_database(self, ctx: Ctx, *, running: bool = False,
+                                      answers: bool = True) -> bool:
+        """Whether the new release's red5-web.properties names [new_database]
+        (False when it cannot be read). A webapp started on another database
+        that answers loads on it and its API answers, and of the releases
+        whose red5.log the sources show only 5.1.1 says which database it
+        uses (facts audit 56a H1): once started, a wrong one is not seen.
+        StepFailed when the file names another: before a start, nothing
+        started; for a service found `running` (started by hand; `answers`:
+        its API answers), it is left running as it is. Nothing is said when the file
+        cannot be read (the wait that follows reports what the server says)."""
+        from runbook.properties.codec import has_placeholder
+        from steps import database
+
+        written = await self._file_database(ctx)
+        if written is None:
+            return False
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        back = "; or roll back to the old stream manager"
+        host, port = live_address(written)
+        # A service found answering has read the file already: it is to be
+        # stopped by hand, so that the start that follows is runbook's, from
+        # the file it has just compared.
+        stop = "Stop it (systemctl stop red5pro), "
+        if running:
+            state = ("the red5pro service runs" + (" and its API answers" if answers else
+                                                   ", its API not answering yet")
+                     + "; runbook leaves it running")
+        else:
+            state = "runbook did not start the service"
+        if not host or has_placeholder(host):
+            # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
+            go_on = "rehearse again" if ctx.settings.rehearsal_throwaway else \
+                "go on with --resume"
+            if running:
+                raise StepFailed(
+                    f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
+                    f"database to use; {state}. {stop}then {go_on} and let the "
+                    "properties step run (or set it there to the new database's host by hand "
+                    f"and try this step again){back}")
+            raise StepFailed(
+                f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
+                f"with no database; {state}. The properties step ports it: stop, then {go_on} "
+                "and let that step run (or set it there to the new database's "
+                f"host by hand and try this step again){back}")
+        where = await database.login(ctx)
+        raw = written.get("config.dbPort", "").strip()
+        if port is not None and same_database(host, port, where.host, where.port):
+            return True
+        named = f"{host}:{port}" if port is not None else f"{host} (config.dbPort={raw})"
+        mend = (f"{stop}set them there to" if running else "Set them there to")
+        raise StepFailed(
+            f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
+            f"disagrees with the new database at {where.address} ([new_database] in "
+            f"{ctx.settings.source}); {state}. {mend} {where.host} and {where.port} (or, if "
+            f"{named} is the new database by another name, give that in [new_database]), then "
+            f"try the step again{', which starts it' if running else ''}{back}")
+
+    async def _log_size(self, ctx: Ctx) -> int:
+        """The size of red5.log now (0 when it is not there yet)."""
+        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
+        found = await ctx.probe(root(ctx, f"stat -L -c %s -- {log}"))
+        size = found.stdout.strip()
+        return int(size) if found.ok and size.isdigit() else 0
+
+    async def _database_logged(self, ctx: Ctx) -> tuple[str, int] | None:
+        """The database (host, port) the red5.log of the last start names in
+        its dbURL line; None when it has written none yet."""
+        # A log rotated since is smaller than the offset: read it whole.
+        read = self._this_starts_log(ctx, "grep -a -o 'dbURL = jdbc:mysql://[^/]*/' | tail -n 1")
+        found = await ctx.probe(privileged_script(read, ctx.settings.host.sudo))
+        match = _DB_URL.search(found.stdout) if found.ok else None
+        if match is None:
+            return None
+        # The driver's default port where the URL gives none.
+        return match.group(1).strip("[]"), int(match.group(2) or DEFAULT_PORT)
+
+    def _wrong_database(self, ctx: Ctx, used: str, where: Any) -> str:
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        return (f"the new stream manager uses the database at {used} (its {red5.SERVICE_LOG} "
+                f"says dbURL = jdbc:mysql://{used}/cluster), not the new database at "
+                f"{where.address} ([new_database] in {ctx.settings.source}): config.dbHost and "
+                f"config.dbPort in {path} disagree with [new_database], which neither waiting "
+                f"nor a restart mends. Set them there to {where.host} and {where.port} (or, if "
+                f"{used} is the new database by another name, give that in [new_database]), "
+                "then try the step again, which restarts the service; or roll back to the old "
+                "stream manager")
+
+    async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
+                             not_loaded: bool = False,
+                             too_slow: tuple[red5.StartLimit, float] | None = None
+                             ) -> NoReturn:
+        """Fail, showing the end of the service log: what the server said is
+        usually why, and the operator should not have to go and look.
+        `too_slow`: the limit the start ran into (jsvc's -wait or systemd's
+        start timeout) and how long it took, where it ran out with no error
+        in the log."""
+        log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
+        # Whichever run this is (a resumed one, the way back alone), the key
+        # the server wrote near the top of its log is masked before it shows.
+        await mask_licences(ctx, live_dir(ctx))
+        tail = await ctx.probe(root(ctx, f"tail -n 15 -- {quote(log)}"))
+        lines = [line for line in tail.stdout.splitlines() if line.strip()]
+        for line in lines:
+            ctx.info(f"{red5.SERVICE_LOG}: {line}")
+        said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
+        back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        runs = await self._left_running(ctx)
+        placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
+        if placeholder is not None:
+            # Neither a wait nor a restart mends it (re-trial: advice to try
+            # again, or to give it longer, with the properties step skipped).
+            now = (f"{placeholder}: the new release has no database to use, which neither "
+                   "waiting nor a restart mends. The properties step ports it: stop, then go "
+                   f"on with --resume and let that step run{back}")
+        elif too_slow is not None and not runs:
+            # No line of the log quoted: its last is the stop systemd asked
+            # for, which an operator read as the cause (trial 60, F14).
+            limit, took = too_slow
+            unit = ctx.settings.unit_file
+            if limit.by_systemd:
+                # Raising -wait alone would not help: systemd ends it first.
+                raise_it = (f"Raise TimeoutStartSec past jsvc's {limit.jsvc_s} s, in {unit} "
+                            "or the drop-in that sets it (systemctl cat red5pro shows which)")
+            elif math.isinf(limit.systemd_s):
+                raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
+                            f"{limit.wait})")
+            else:
+                # jsvc waits past its -wait; systemd's own limit must stay
+                # past that, or it ends the start first (review 60c, F11).
+                raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
+                            f"{limit.wait}), keeping TimeoutStartSec ({limit.systemd_s:g} s"
+                            f"{'' if limit.systemd_set else ' by default'}) past jsvc's wait")
+            raise StepFailed(
+                f"{why}. The start took {took:.0f}s: the server was still loading when "
+                f"{limit.words}, so systemd stopped it. {log} shows no error (its last lines "
+                "are above): the release starts too slowly for that limit, and a retry waits "
+                f"no longer. Nothing runs now. {raise_it} and run systemctl daemon-reload, or "
+                f"find what slows the start; then try the step again{back}")
+        elif not_loaded and runs:
+            now = ("Waiting does not load it, nor is it known to load by itself: once the "
+                   "log's cause is fixed, try the step again, which restarts the service"
+                   f"{back}")
+        elif failing and runs:
+            now = ("The service runs, and its API answers HTTP 500: the webapp is up and "
+                   "failing, which more waiting is unlikely to mend. Once the log's cause is "
+                   f"fixed, try the step again{back}")
+        elif runs:
+            now = ("The service still runs without answering (it may still be loading): try "
+                   "the step again, which restarts it once more unless it answers by the time "
+                   "you confirm (a release slower than that needs a longer [timeouts] "
+                   f"service_start){back}")
+        else:
+            now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
+        raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}. {now}")
+
+    async def _fail_not_loading(self, ctx: Ctx, cannot: _WillNotLoad) -> NoReturn:
+        """Fail at once for a webapp whose controller class was not found:
+        the log's line, and where the jar goes."""
+        await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
+        lib = f"{live_dir(ctx)}/{red5.LIB}"
+        back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        runs = ("The service runs, its API not answering" if await self._left_running(ctx)
+                else "Nothing runs now")
+        raise StepFailed(
+            f"the {self.side} release's webapp did not load, and neither waiting nor a restart "
+            f"mends it: {live_dir(ctx)}/{red5.SERVICE_LOG} says {cannot.line}. {runs}. Put the "
+            f"cloud controller jar that holds {cannot.bean} in {lib}, then try the step again, "
+            f"which restarts the service{back}")
+
+    async def _database_host_unset(self, ctx: Ctx) -> str | None:
+        """What the install's config.dbHost says, when it is still the
+        template's placeholder (the properties step skipped, say); else None."""
+        import javaproperties  # here: only a failure asks, and start-up need not load it
+
+        from runbook.properties.codec import has_placeholder
+
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        line = quote(r"^[[:space:]]*config\.dbHost[[:space:]=:]")
+        found = await ctx.probe(root(ctx, f"grep -m 1 -E {line} -- {quote(path)}"))
+        value = dict(javaproperties.loads(found.stdout)).get("config.dbHost") \
+            if found.ok else None
+        if value is None or not (value == "" or has_placeholder(value)):
+            return None
+        return f"config.dbHost in {path} is still {value or 'blank'}"
+
+    async def _systemctl(self, ctx: Ctx, verb: str) -> None:
+        """systemctl start or restart; where systemd refuses, the step says what
+        systemd said, as its own answer only points at `systemctl status`."""
+        # Detached: systemd waits for jsvc to fork, which can take a while;
+        # a lost connection must not leave the start half-known.
+        began = time.monotonic()
+        result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False, detach=True)
+        if result.ok:
+            return
+        took = time.monotonic() - began
+        status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
+        lines = [line.strip() for line in status.stdout.splitlines() if line.strip()]
+        for line in lines:
+            ctx.info(f"systemctl status: {line}")
+        why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
+            or [result.last_error_line() or f"exit status {result.exit_status}"]
+        failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
+        limit = await self._outlasted(ctx, took)
+        if limit is not None:
+            # Still loading when jsvc's -wait, or systemd's start timeout,
+            # ran out (review 59c L5, 60c F11): no cause in red5.log to send
+            # the operator to.
+            await self._fail_with_log(ctx, failed, too_slow=(limit, took))
+        # Where the server itself ended (a unit with jsvc's -wait fails the
+        # start when the JVM does, facts audit 59b M1), what it logged is why:
+        # the same account as for a server that exits after the start.
+        await self._fail_with_log(ctx, failed)
+
+    async def _outlasted(self, ctx: Ctx, took: float) -> red5.StartLimit | None:
+        """The limit of the unit's start (red5.start_limit: jsvc's -wait,
+        which gives up about 10 s past its seconds, or systemd's start
+        timeout, whichever ends first), where a failed start took at least
+        that long and this start's red5.log has no ERROR line: the server was
+        still loading when the start gave up. None otherwise (a server that
+        ended on its own is said by its log)."""
+        unit = await ctx.probe(root(ctx, f"cat -- {quote(ctx.settings.unit_file)}"))
+        # The timeout in effect, drop-ins and all; the file's where systemd
+        # gives none (review 61b, F8).
+        shown = await ctx.probe(root(ctx, "systemctl show -p TimeoutStartUSec red5pro"))
+        limit = red5.start_limit(unit.stdout, shown.stdout if shown.ok else "") \
+            if unit.ok else None
+        if limit is None or took < limit.seconds:
+            return None
+        errors = await ctx.probe(privileged_script(
+            self._this_starts_log(ctx, "grep -a -q ' ERROR '"), ctx.settings.host.sudo))
+        return None if errors.ok else limit
+
+    async def _age(self, ctx: Ctx, pids: list[int]) -> int | None:
+        """How long the oldest of this install's `pids` has run, in seconds."""
+        if not pids:
+            return None
+        result = await ctx.probe("ps -o etimes= -p " + ",".join(map(str, pids)))
+        ages = [int(word) for word in result.stdout.split() if word.isdigit()]
+        return max(ages) if ages else None
+
+    async def _left_running(self, ctx: Ctx) -> bool:
+        """Whether the service runs, as a failure of this step leaves it: on
+        record (Red5Facts.left_running) for the exit lines, which say it
+        while the stream manager is down (trial 58 L6: a release left up
+        without its database, unsaid)."""
+        runs = await self._runs(ctx)
+        ctx.facts.scratch.left_looked = True
+        self._left(ctx, f"the {self.side} release's service runs: {self.id} failed and left "
+                   "it running" if runs else None)
+        return runs
+
+    def _left(self, ctx: Ctx, said: str | None) -> None:
+        """What the exit lines say this step's failure left running: the new
+        release's while the stream manager is down; the old one's, started by
+        the way back, beside where the way back stands (trial 61, F1: only
+        "the last rollback-unit", as if nothing had been started)."""
+        if self.side == "new":
+            ctx.facts.left_running = said
+        else:
+            ctx.facts.way_back_left_running = said
+
+    async def _what_runs(self, ctx: Ctx) -> str:
+        """What runs as this step fails, said at the end of its failure."""
+        if await self._left_running(ctx):
+            return f"The {self.side} release's service runs meanwhile, its API not answering"
+        return "Nothing runs now"
+
+    async def run(self, ctx: Ctx) -> None:
+        ctx.facts.scratch.left_looked = False
+        # This attempt decides it again; until it has looked, not known
+        # (review 59c L6: a drop mid-start left it as "nothing runs").
+        self._left(ctx, _not_looked(self.side, self.id))
+        try:
+            await self._start(ctx)
+        except StepFailed:
+            if not ctx.facts.scratch.left_looked:  # its failure did not say it
+                await self._left_running(ctx)
+            raise
+
+    async def _start(self, ctx: Ctx) -> None:
+        # A rehearsal's token-rejected fault at this step is armed for its
+        # first run (as the operator says run) and lifted when it has failed.
+        first = self.id not in ctx.facts.scratch.runs_begun
+        ctx.facts.scratch.runs_begun.add(self.id)
+        ctx.facts.scratch.token_fault_on = first and ctx.settings.rehearsal and \
+            f"token-rejected@{self.id}" in ctx.settings.rehearsal_faults
+        other, ours = await servers_of(ctx, self.side)
+        if other:
+            raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
+                             f"{', '.join(map(str, other))}) still runs and answers on the "
+                             "same port; stop it first")
+        limit = ctx.settings.timeouts.service_start
+        restarted = bool(ctx.facts.restart_service)
+        errors: list[SMApiError] = []
+        if restarted:  # it runs: proven before its API is asked
+            await self._prove(ctx)
+        # An answer is what the restart is for where the service read an older
+        # file: it is restarted all the same.
+        if restarted and not ctx.facts.file_changed_since_start and \
+                (answer := await self._answering_unless_refused(ctx, errors)):
+            # It came up while the question waited (operator trial: a slow
+            # release restarted as it answered, and never lived out a limit).
+            ctx.info("the API answers now, as it did not when the step was planned: the "
+                     "service is not restarted")
+            await self._proven(ctx, answer)
+            return
+        # A service an earlier attempt started has had part of its time already.
+        waited = 0 if restarted else (await self._age(ctx, ours) or 0)
+        # Before anything starts: nothing to undo.
+        # A service found running has read its file (review 56d F2): the
+        # mend is to stop it, as `systemctl start` leaves it as it is.
+        proven = self.side == "new" and await self._names_the_new_database(
+            ctx, running=bool(ours), answers=False)
+        if restarted or not ours:  # what an earlier start logged is not this one's
+            ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
+        else:  # found running: where its start's lines begin is not known
+            ctx.facts.scratch.red5_log_start_offset = None
+        await self._systemctl(ctx, "restart" if restarted else "start")
+        # What an earlier attempt's start met is that start's: this one's
+        # failure names its own cause (review 59c M2: a jar mended two
+        # attempts before was still given as the reason to restart).
+        self._forget_earlier_starts(ctx)
+        if not restarted:  # started: proven before its API is asked
+            await self._prove(ctx)
+        last_wait = len(errors)  # where the last wait's answers begin
+        try:
+            answer = await self._wait_for_api(ctx, max(limit - waited, POLL_S), errors,
+                                              file_proven=proven)
+            if not answer and not restarted and await self._runs(ctx):
+                # Running and silent for the whole limit: a webapp that failed to
+                # deploy (its database was unreachable at boot, say) is not known
+                # to come back by waiting (inferred: data README). The plan the
+                # operator confirmed says so.
+                ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
+                         "restarting it once")
+                ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
+                await self._systemctl(ctx, "restart")
+                last_wait = len(errors)
+                answer = await self._wait_for_api(ctx, limit, errors, file_proven=proven)
+        except _ServiceEnded:
+            # Not systemd's word for it pasted in (re-trial 57b: "the red5pro
+            # service is failed"): the log's tail and "Nothing runs now" follow.
+            await self._fail_with_log(ctx, "the red5pro service exited as it started")
+        except _NotLoaded:
+            await self._fail_with_log(ctx, "the server answers, but its API has answered "
+                                      f"HTTP 404 for {_NOT_LOADED_AFTER_S:g}s: the "
+                                      "streammanager webapp did not load", not_loaded=True)
+        except _NoDatabase as missing:
+            ctx.facts.started_without_database = True
+            raise StepFailed(f"the new release's API does not answer, and {missing}. "
+                             f"{await self._what_runs(ctx)}") from None
+        except _WrongDatabase as wrong:
+            # Restarted at once when tried again: it reads its file only as it starts.
+            ctx.facts.started_without_database = True
+            raise StepFailed(f"the new release's API does not answer, and {wrong}. "
+                             f"{await self._what_runs(ctx)}") from None
+        except _WillNotLoad as cannot:
+            # Restarted at once when tried again: its webapp answers 404, which
+            # the check finds (it loads its jars only as it starts).
+            await self._fail_not_loading(ctx, cannot)
+        if not answer:
+            last = str(errors[-1]) if errors else "no answer at all"
+            # From its first HTTP 500 of the last wait to the end, the API
+            # answered 500 alone: the webapp is up and failing, which more time
+            # is unlikely to mend (trial: 500s for both whole waits, then
+            # advice to give it longer). Before it, a refused connection or a
+            # 404 is a server still deploying; 502-504, a proxy's or the same.
+            answers = [error.status for error in errors[last_wait:] if error.status]
+            failing = 500 in answers and set(answers[answers.index(500):]) == {500}
+            await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
+                                      f"(last answer: {last})", failing=failing)
+        await self._proven(ctx, answer)
+
+    @staticmethod
+    def _forget_earlier_starts(ctx: Ctx) -> None:
+        """What earlier starts met (their causes), forgotten: a start made
+        since, or found serving, has its own."""
+        ctx.facts.started_without_database = ctx.facts.webapp_not_loaded = False
+
+    async def _proven(self, ctx: Ctx, answer: _Answer) -> None:
+        """The answering API is this step's release, put on record (for the
+        verify that follows too); fails if not."""
+        api, controller = answer
+        ctx.facts.restart_service = ctx.facts.token_refused = False
+        ctx.facts.file_changed_since_start = False
+        self._forget_earlier_starts(ctx)
+        self._left(ctx, None)
+        # Looks at the host, together: each is a round trip in the downtime.
+        proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
+                                              install_version(ctx, live_dir(ctx)))
+        if not proof.done:
+            raise StepFailed(f"an API answers, but not the {self.side} release's: "
+                             f"{proof.detail}")
+        if self.side == "new":
+            ctx.facts.new_api_version = api.version
+        self._answered(ctx, api, version=version, controller=controller)
+        self._refuse_the_wrong_controller(ctx, controller)
+        ctx.facts.scratch.serving_proved = (self.side, proof)
+
+    def _refuse_the_wrong_controller(self, ctx: Ctx, controller: str | None) -> None:
+        """FACTS §5 waits for the expected controller: not the Dummy, which
+        launches no node, and (operator trial 57) not another cloud's than
+        the live one's, through which recreate would launch the fleet."""
+        if controller is not None and controller.strip() == red5.DUMMY_ANSWER:
+            raise StepFailed(f"the {self.side} stream manager runs the Dummy cloud controller "
+                             f"(its API answers \"{red5.DUMMY_ANSWER}\"), which launches no "
+                             "node: carry-over did not make the live install's controller "
+                             "the active one")
+        live, now = red5.cloud_of(ctx.facts.controller), red5.cloud_of(controller)
+        if self.side == "new" and live and now and live != now:
+            raise StepFailed(f"the new stream manager runs the {now} cloud controller (its API "
+                             f"answers \"{controller}\"), where the live one ran {live}'s "
+                             f"(\"{ctx.facts.controller}\"): recreate would launch the fleet "
+                             "in the wrong cloud. The new install's applicationContext.xml or "
+                             "its cloud-controller jar is another cloud's")
+
+    def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
+                  controller: str | None) -> None:
+        """On record: which release answers, for the report's "after" row."""
+        release = f" ({version})" if version else ""
+        said = f", cloud controller {controller}" if controller is not None else ""
+        ctx.note(SERVICE_ANSWERED,
+                 f"the stream manager answers from the {self.side} install {live_dir(ctx)}"
+                 f"{release}: API {api.version}{said}",
+                 install_version=version, api_version=api.version, controller=controller,
+                 side=self.side)
+
+    async def verify(self, ctx: Ctx) -> Check:
+        # What this process's run or check proved a moment ago, taken once:
+        # it asked the API and the host what this would ask again.
+        proved, ctx.facts.scratch.serving_proved = ctx.facts.scratch.serving_proved, None
+        if proved is not None and proved[0] == self.side:
+            return proved[1]
+        answer = await self._answering(ctx, [])
+        if not answer:
+            return Check(False, "the API does not answer")
+        return await serving_proof(ctx, answer.api, self.side)
+
+
+def expected_api_version(p: AnyContext) -> str | None:
+    """The API version the new release serves: the config's word, else Red5's table."""
+    return p.settings.new_api_version or red5.api_version(p.facts.new_version)
+
+
+def old_api_version(p: AnyContext) -> str | None:
+    """The API the old release serves: Red5's table's (FACTS section 2.1),
+    else the version preflight heard where the table names none. Not what
+    preflight heard first: an earlier run's preflight heard another stream
+    manager's 4.0 from a 6.2.0 install, and the way back then took "a process
+    runs from the old install" and "API 4.0 answers" for the old release
+    answering (trial 54)."""
+    return red5.api_version(p.facts.live_version) or p.facts.api_version
