@@ -9,6 +9,7 @@ check, never journalled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, TypeAlias
 
 from runbook.facts import Facts, not_journalled, plain
@@ -18,6 +19,27 @@ from runbook.step import PlanContext, Step, StepContext
 if TYPE_CHECKING:
     from runbook.properties import Review
     from steps.red5 import Swap, Tuned
+
+
+class RestartReason(Enum):
+    """Why start-service (or the way back's start) restarts the service where
+    it would start it, as its check found: each time the service runs and
+    read what is wrong as it started, which waiting does not mend.
+    Red5Facts.restart_reason holds it (None: the service is started)."""
+
+    # Its red5-web.properties changed since it started (put right while it
+    # ran): restarted at once, answering or not, as it may use the database
+    # the file named then.
+    FILE_CHANGED_SINCE_START = "file-changed-since-start"
+    # It refuses the API token, and its file was written since it started.
+    TOKEN_REFUSED = "token-refused"
+    # Its API answers 404: the streammanager webapp did not load.
+    WEBAPP_NOT_LOADED = "webapp-not-loaded"
+    # An earlier start met no database (Red5Facts.started_without_database),
+    # which is back: its webapp is not known to load later by itself.
+    STARTED_WITHOUT_DATABASE = "started-without-database"
+    # It has run longer than [timeouts] service_start, its API silent: hung.
+    HUNG = "hung"
 
 
 @dataclass
@@ -158,6 +180,12 @@ class Red5Facts(Facts):
     schema_import_into: str | None = plain(None)
     # cutover
     red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
+    # start-service: why the service is restarted (restart_reason, below),
+    # journalled as these five booleans, as runbook has always journalled it:
+    # a journal of an earlier runbook resumes as it did. Read and written as
+    # restart_reason, but for two that are also what an earlier start met: a
+    # start that met no database sets started_without_database, and
+    # StartService._forget_earlier_starts clears it and webapp_not_loaded.
     restart_service: bool = plain(False)
     # The new release was started while its database could not be reached: it
     # is restarted at once when the step is tried again.
@@ -229,6 +257,34 @@ class Red5Facts(Facts):
     def snapshot_in_use(self) -> str | None:
         # export-config's, which delete-nodegroups deletes by (common.snapshot).
         return self.snapshot
+
+    @property
+    def restart_reason(self) -> RestartReason | None:
+        """Why start-service restarts the service; None where it starts it.
+        Where a journal holds more than one of the booleans, the first in
+        this order is the reason, as the plan has always said it."""
+        if not self.restart_service:
+            return None
+        if self.file_changed_since_start:
+            return RestartReason.FILE_CHANGED_SINCE_START
+        if self.token_refused:
+            return RestartReason.TOKEN_REFUSED
+        if self.webapp_not_loaded:
+            return RestartReason.WEBAPP_NOT_LOADED
+        if self.started_without_database:
+            return RestartReason.STARTED_WITHOUT_DATABASE
+        return RestartReason.HUNG
+
+    @restart_reason.setter
+    def restart_reason(self, reason: RestartReason | None) -> None:
+        self.restart_service = reason is not None
+        self.file_changed_since_start = reason is RestartReason.FILE_CHANGED_SINCE_START
+        self.token_refused = reason is RestartReason.TOKEN_REFUSED
+        self.webapp_not_loaded = reason is RestartReason.WEBAPP_NOT_LOADED
+        # Not cleared by another reason: it is an earlier start's failure,
+        # which stays on record until a start is made or found serving.
+        if reason is RestartReason.STARTED_WITHOUT_DATABASE:
+            self.started_without_database = True
 
 
 Ctx: TypeAlias = StepContext[Red5Facts]

@@ -42,7 +42,7 @@ from steps.database import (
     live_address,
     same_database,
 )
-from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.facts import AnyContext, Ctx, Plan, Red5Step, RestartReason
 from steps.waiting import POLL_S, GaveUp, wait_until
 
 # How often a wait for the API also asks systemd whether the service still
@@ -253,6 +253,23 @@ def _runs_unanswering(side: str) -> str:
     return f"the {side} release's service runs and does not serve"
 
 
+# What the plan says of why the service is restarted, unless its API answers
+# by the time the operator confirms (FILE_CHANGED_SINCE_START: at once).
+_WHY_RESTARTED = {
+    RestartReason.TOKEN_REFUSED: "the service refuses the API token, and it reads its "
+                                 "rest.administratorToken only as it starts",
+    RestartReason.WEBAPP_NOT_LOADED: "the service runs and its streammanager webapp did not "
+                                     "load (its API answers HTTP 404), which only a restart "
+                                     "changes",
+    # Inferred, not in the sources (data README): a webapp that failed to
+    # load is not known to retry on its own.
+    RestartReason.STARTED_WITHOUT_DATABASE: "the service started while its database could "
+                                            "not be reached, and its webapp is not known to "
+                                            "load later without a restart",
+    RestartReason.HUNG: "the service has run longer than the limit without its API answering",
+}
+
+
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
@@ -267,34 +284,8 @@ class StartService(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         limit = p.settings.timeouts.service_start
-        first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
-        if p.facts.restart_service and p.facts.file_changed_since_start:
-            # It answers already: "unless its API answers" would be no condition.
-            first = [Note(f"the service started before its {red5.PROPERTIES_NAME} "
-                          "last changed, and reads its database there only as it starts: it "
-                          "is restarted at once"),
-                     Shell(root(p, "systemctl restart red5pro"))]
-        elif p.facts.restart_service:
-            # The reason the check found (operator trial: a start without the
-            # database was said to have outlived the limit).
-            if p.facts.token_refused:
-                why = ("the service refuses the API token, and it reads its "
-                       "rest.administratorToken only as it starts")
-            elif p.facts.webapp_not_loaded:
-                why = ("the service runs and its streammanager webapp did not load (its API "
-                       "answers HTTP 404), which only a restart changes")
-            elif p.facts.started_without_database:
-                # Inferred, not in the sources (data README): a webapp that
-                # failed to load is not known to retry on its own.
-                why = ("the service started while its database could not be reached, and its "
-                       "webapp is not known to load later without a restart")
-            else:
-                why = "the service has run longer than the limit without its API answering"
-            first = [Note(f"{why}: it is restarted at once, unless its API answers by the "
-                          "time you confirm"),
-                     Shell(root(p, "systemctl restart red5pro"))]
         return [
-            *first,
+            *self._start_planned(p),
             p.api_call("GET", "admin/debug/cloudcontroller", why="until it answers",
                        version=self._speaks(p)),
             Wait("the API to answer", limit),
@@ -302,6 +293,22 @@ class StartService(Red5Step):
                   f"only if the service runs and its API has not answered within {limit:g}s: "
                   "once, then the same wait"),
         ]
+
+    def _start_planned(self, p: Plan) -> list[Action]:
+        """systemctl start, or restart with the reason the check found."""
+        reason = p.facts.restart_reason
+        if reason is None:
+            return [Shell(root(p, "systemctl start red5pro"))]
+        restart = Shell(root(p, "systemctl restart red5pro"))
+        if reason is RestartReason.FILE_CHANGED_SINCE_START:
+            # It answers already: "unless its API answers" would be no condition.
+            return [Note(f"the service started before its {red5.PROPERTIES_NAME} "
+                         "last changed, and reads its database there only as it starts: it "
+                         "is restarted at once"), restart]
+        # The reason the check found (operator trial: a start without the
+        # database was said to have outlived the limit).
+        return [Note(f"{_WHY_RESTARTED[reason]}: it is restarted at once, unless its API "
+                     "answers by the time you confirm"), restart]
 
     # Which release must answer (StartOld: the old one).
     side: Side = "new"
@@ -414,8 +421,7 @@ class StartService(Red5Step):
             return None
 
     async def check(self, ctx: Ctx) -> Check:
-        ctx.facts.restart_service = ctx.facts.token_refused = False
-        ctx.facts.file_changed_since_start = ctx.facts.webapp_not_loaded = False
+        ctx.facts.restart_reason = None
         ctx.facts.scratch.serving_proved = None
         ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
         (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
@@ -438,7 +444,7 @@ class StartService(Red5Step):
             if not await self._written_since_it_started(ctx, ours):
                 raise  # a restart would read the same file: the step fails, saying why
             # It read its token as it started: only a restart reads the new one.
-            ctx.facts.restart_service = ctx.facts.token_refused = True
+            ctx.facts.restart_reason = RestartReason.TOKEN_REFUSED
             return Check(False, "the service refuses the API token, and its "
                          f"{red5.PROPERTIES_NAME} was written since it started")
         if answer:
@@ -457,7 +463,7 @@ class StartService(Red5Step):
                 if self.side == "new" and \
                         await self._names_the_new_database(ctx, running=True) and \
                         await self._written_since_it_started(ctx, ours):
-                    ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
+                    ctx.facts.restart_reason = RestartReason.FILE_CHANGED_SINCE_START
                     return Check(False, "the service answers, but it started before its "
                                  f"{red5.PROPERTIES_NAME} last changed: it may "
                                  "use the database the file named then")
@@ -477,14 +483,14 @@ class StartService(Red5Step):
             # It read its database as it started, and the file has changed
             # since (review 56d F2): `systemctl start` would leave it on the
             # database it read, to answer there as the new stream manager.
-            ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
+            ctx.facts.restart_reason = RestartReason.FILE_CHANGED_SINCE_START
             return Check(False, "the service runs and its API does not answer yet, and it "
                          f"started before its {red5.PROPERTIES_NAME} last "
                          "changed: it may use the database the file named then")
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
             # fail again): waiting is not known to bring its webapp up.
-            ctx.facts.restart_service = True
+            ctx.facts.restart_reason = RestartReason.STARTED_WITHOUT_DATABASE
             return Check(False, "the service started while its database could not be reached")
         if errors and errors[-1].status == 404:
             # The port opens once the webapps have started: a 404 is a webapp
@@ -492,7 +498,7 @@ class StartService(Red5Step):
             # the cause (a controller's class not found, a bean key left out),
             # found here again, not kept from the failure that said it: only
             # a restart loads it (review 59c L1, one fact for one state).
-            ctx.facts.restart_service = ctx.facts.webapp_not_loaded = True
+            ctx.facts.restart_reason = RestartReason.WEBAPP_NOT_LOADED
             return Check(False, "the service runs, and its streammanager webapp did not load "
                          "(its API answers HTTP 404)")
         # What it answers instead, said (re-trial: "does not answer yet"
@@ -502,7 +508,7 @@ class StartService(Red5Step):
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
-            ctx.facts.restart_service = True
+            ctx.facts.restart_reason = RestartReason.HUNG
             return Check(False, f"the service has run for {age}s and its API does not answer"
                          f"{answered}")
         # Running the step again starts nothing twice (systemctl start of a
@@ -1000,13 +1006,14 @@ class StartService(Red5Step):
                              f"{', '.join(map(str, other))}) still runs and answers on the "
                              "same port; stop it first")
         limit = ctx.settings.timeouts.service_start
-        restarted = bool(ctx.facts.restart_service)
+        reason = ctx.facts.restart_reason
+        restarted = reason is not None
         errors: list[SMApiError] = []
         if restarted:  # it runs: proven before its API is asked
             await self._prove(ctx)
         # An answer is what the restart is for where the service read an older
         # file: it is restarted all the same.
-        if restarted and not ctx.facts.file_changed_since_start and \
+        if restarted and reason is not RestartReason.FILE_CHANGED_SINCE_START and \
                 (answer := await self._answering_unless_refused(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
@@ -1091,8 +1098,7 @@ class StartService(Red5Step):
         """The answering API is this step's release, put on record (for the
         verify that follows too); fails if not."""
         api, controller = answer
-        ctx.facts.restart_service = ctx.facts.token_refused = False
-        ctx.facts.file_changed_since_start = False
+        ctx.facts.restart_reason = None
         self._forget_earlier_starts(ctx)
         self._left(ctx, None)
         # Looks at the host, together: each is a round trip in the downtime.
