@@ -128,7 +128,7 @@ class Red5Scratch:
     runs_begun: set[str] = field(default_factory=set)
     token_fault_on: bool = False
     # start-service: this run's failure has looked whether the service runs
-    left_looked: bool = False
+    left_running_looked: bool = False
     # stop-service: pid -> the red5pro unit's control group, of each process
     # it found there whose command line the match missed (its plan says so)
     unit_only: dict[str, str] = field(default_factory=dict)

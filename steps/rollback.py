@@ -788,7 +788,7 @@ class StartOld(StartService):
         starts leaves the key in its log's last lines."""
         await mask_install_secrets(ctx, *dict.fromkeys((live_dir(ctx), backup_dir(ctx))))
 
-    async def _prove(self, ctx: Ctx) -> None:
+    async def _prove_token(self, ctx: Ctx) -> None:
         """The token given is the old install's, back in place, before its API
         is asked: an API of the old release's version at [api] base_url can be
         another stream manager's (a staging copy, with its own token), which
@@ -798,9 +798,9 @@ class StartOld(StartService):
                           AGAIN)
 
 
-    def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
+    def _note_answered(self, ctx: Ctx, api: Any, *, version: str | None,
                   controller: str | None) -> None:
-        super()._answered(ctx, api, version=version, controller=controller)
+        super()._note_answered(ctx, api, version=version, controller=controller)
         if not _recreate_began(ctx):  # else recreate's leaves say it, with more to drop
             ctx.note(AFTER_WAY_BACK, _new_database_left(ctx))
 

@@ -80,16 +80,16 @@ _LOGS_ITS_DATABASE = ("3.0",)
 _NOT_LOADED_AFTER_S = 20.0
 
 
-class _NotLoaded(Exception):
+class _WebappNotLoaded(Exception):
     """The server answers, and its API has answered 404 for _NOT_LOADED_AFTER_S:
     the streammanager webapp did not load."""
 
 
-class _NoDatabase(Exception):
+class _NewDatabaseUnusable(Exception):
     """The new release's API is silent and the host cannot use the new database."""
 
 
-class _WrongDatabase(Exception):
+class _UsesAnotherDatabase(Exception):
     """The new release's API is silent and its red5.log names a database other
     than [new_database]: neither waiting nor a restart mends its file."""
 
@@ -103,7 +103,7 @@ class _WrongDatabase(Exception):
 _DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
 
 
-class _WillNotLoad(Exception):
+class _ControllerClassNotFound(Exception):
     """The red5.log of this start says the webapp's cloud-controller bean's
     class was not found: a restart loads the same jars, so neither waiting
     nor a restart mends it. `line`: the log's line; `bean`: the class."""
@@ -113,7 +113,7 @@ class _WillNotLoad(Exception):
         self.line, self.bean = line, bean
 
 
-class _Answer(NamedTuple):
+class _ApiAnswer(NamedTuple):
     """The API answering, and what it answered first: its cloud controller
     (asked once; the step records it and refuses the Dummy by it)."""
 
@@ -245,11 +245,11 @@ async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
 # What the exit lines say of the release's service (Red5Facts.left_running,
 # or way_back_left_running for the old one), as its start step last looked,
 # or could not look.
-def _not_looked(side: str, step: str) -> str:
+def _left_running_not_known(side: str, step: str) -> str:
     return f"whether the {side} release's service runs is not known: {step} ended before it looked"
 
 
-def _runs_unanswering(side: str) -> str:
+def _left_running_unanswering(side: str) -> str:
     return f"the {side} release's service runs and does not serve"
 
 
@@ -316,30 +316,30 @@ class StartService(Red5Step):
     def _speaks(self, p: AnyContext) -> str | None:
         return api_version_of(p, self.side)
 
-    async def _prove(self, ctx: Ctx) -> None:
+    async def _prove_token(self, ctx: Ctx) -> None:
         """Before the API is asked: the token given is the serving install's.
         Nothing here on the way forward: this run's preflight proved [api]
         base_url and the token against the live file (the old one's or the
         new one's, resumed mid-cutover), and the properties step carries that
         token into the new file; the way back's start proves it (rollback)."""
 
-    async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> _Answer | None:
+    async def _ask_api(self, ctx: Ctx, errors: list[SMApiError]) -> _ApiAnswer | None:
         """The API and its cloud controller once it answers that; None while
         it does not (why, appended to `errors`)."""
         try:
             api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
             controller = await api.cloud_controller()
-            return _Answer(api, controller) if controller else None
+            return _ApiAnswer(api, controller) if controller else None
         except SMApiError as exc:
             if exc.status == 401:
-                raise _TokenRefused(self._refused(ctx)) from None
+                raise _TokenRefused(self._why_token_refused(ctx)) from None
             if isinstance(exc, Redirected):
                 # Not one that passes as it boots: [api] base_url is to change.
                 raise StepFailed(str(exc)) from None
             errors.append(exc)  # not up yet: keep waiting, remember why
             return None
 
-    def _refused(self, ctx: Ctx) -> str:
+    def _why_token_refused(self, ctx: Ctx) -> str:
         """What a 401 from the server this step started means: the token
         runbook was given is not the install's. Where this run's preflight
         saw the live stream manager take it, the file is wrong. Otherwise
@@ -411,12 +411,12 @@ class StartService(Red5Step):
             return False
         return written_after_start(numbers[0], numbers[1], max(numbers[2:]), slack=1)
 
-    async def _answering_unless_refused(self, ctx: Ctx,
-                                        errors: list[SMApiError]) -> _Answer | None:
+    async def _ask_api_unless_refused(self, ctx: Ctx,
+                                      errors: list[SMApiError]) -> _ApiAnswer | None:
         """The API if it answers, before a restart: a refusal of the token is
         what the restart is for."""
         try:
-            return await self._answering(ctx, errors)
+            return await self._ask_api(ctx, errors)
         except _TokenRefused:
             return None
 
@@ -425,21 +425,21 @@ class StartService(Red5Step):
         ctx.facts.scratch.serving_proved = None
         ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
         (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
-                                                   self._runs(ctx))
+                                                   self._service_active(ctx))
         if other:
             return other_runs(self.side, other)
         if not runs:
-            self._left(ctx, None)  # stopped since (by hand, say)
+            self._record_left_running(ctx, None)  # stopped since (by hand, say)
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
             return Check(False, "the red5pro service does not run")
         # Looked: it runs (serving, it is cleared below). A reconnect's
         # look after a drop mid-start says so (review 59c L6).
-        self._left(ctx, _runs_unanswering(self.side))
-        await self._prove(ctx)
+        self._record_left_running(ctx, _left_running_unanswering(self.side))
+        await self._prove_token(ctx)
         errors: list[SMApiError] = []
         try:
-            answer = await self._answering(ctx, errors)
+            answer = await self._ask_api(ctx, errors)
         except _TokenRefused:
             if not await self._written_since_it_started(ctx, ours):
                 raise  # a restart would read the same file: the step fails, saying why
@@ -452,16 +452,17 @@ class StartService(Red5Step):
             proof = await serving_proof(ctx, api, self.side)
             if proof.done:
                 # It serves: what earlier starts met is mended, and a
-                # failure's "left it running" is over (as _proven has it).
+                # failure's "left it running" is over (as
+                # _prove_and_record_serving has it).
                 self._forget_earlier_starts(ctx)
-                self._left(ctx, None)
+                self._record_left_running(ctx, None)
                 # Started by hand (a resumed run): a 6.2+ server logs no word
                 # of its database, and one that answers on another would pass
                 # as the new stream manager. A file put right while it ran is
                 # not what it read: it may use the database the file named
                 # at its start (the operator fixed the file and left it up).
                 if self.side == "new" and \
-                        await self._names_the_new_database(ctx, running=True) and \
+                        await self._prove_the_file_names_the_new_database(ctx, running=True) and \
                         await self._written_since_it_started(ctx, ours):
                     ctx.facts.restart_reason = RestartReason.FILE_CHANGED_SINCE_START
                     return Check(False, "the service answers, but it started before its "
@@ -474,8 +475,8 @@ class StartService(Red5Step):
                     ctx.facts.new_api_version = api.version
                 # Found serving, its controller is proved as a start's is
                 # (review 57c, H0: a resume found another cloud's "done").
-                self._answered(ctx, api, version=release_of(ctx, self.side),
-                               controller=answer.controller)
+                self._note_answered(ctx, api, version=release_of(ctx, self.side),
+                                    controller=answer.controller)
                 self._refuse_the_wrong_controller(ctx, answer.controller)
                 ctx.facts.scratch.serving_proved = (self.side, proof)
             return proof
@@ -504,7 +505,7 @@ class StartService(Red5Step):
         # What it answers instead, said (re-trial: "does not answer yet"
         # alone, of a webapp that did not load).
         answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
-        age = await self._age(ctx, ours)
+        age = await self._seconds_running(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
@@ -516,7 +517,7 @@ class StartService(Red5Step):
         return Check(False, f"the service runs; its API does not answer yet{answered}",
                      under_way=True)
 
-    async def _runs(self, ctx: Ctx) -> bool:
+    async def _service_active(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
 
     def _log_may_name_the_database(self, ctx: Ctx, *, file_proven: bool) -> bool:
@@ -531,7 +532,7 @@ class StartService(Red5Step):
         return not (file_proven and ctx.facts.scratch.red5_log_start_offset is not None)
 
     async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
-                            file_proven: bool = False) -> _Answer | None:
+                            file_proven: bool = False) -> _ApiAnswer | None:
         """The API once it answers; None when the limit passes first.
         _ServiceEnded as soon as systemd says the service is gone: a server
         that exits as it boots (no license key, say) never answers."""
@@ -554,11 +555,11 @@ class StartService(Red5Step):
         bean: list[str | None] = []  # the active bean's class, once read
         not_found_since: float | None = None  # the first of the 404s heard in a row
 
-        async def answering() -> _Answer | None:
+        async def answering() -> _ApiAnswer | None:
             nonlocal asked, database_looked, new_database, log_looked, fatal_looked
             nonlocal not_found_since
             before = len(errors)
-            found = await self._answering(ctx, errors)
+            found = await self._ask_api(ctx, errors)
             if found:
                 return found
             if len(errors) > before and errors[-1].status == 404:
@@ -568,7 +569,7 @@ class StartService(Red5Step):
             if ctx.facts.scratch.red5_log_start_offset is not None and \
                     time.monotonic() - fatal_looked >= _LOG_EVERY_S:
                 fatal_looked = time.monotonic()
-                await self._raise_if_it_cannot_load(ctx, bean)
+                await self._raise_if_controller_class_missing(ctx, bean)
             if not database_looked and time.monotonic() - began >= _DATABASE_LOOK_AFTER_S:
                 # A release that cannot reach its database does not come up by
                 # waiting, nor by a restart (operator trial: two whole waits).
@@ -591,7 +592,7 @@ class StartService(Red5Step):
                 ctx.info(f"the API does not answer yet: {_while_it_boots(errors[-1])}")
             if not_found_since is not None and \
                     time.monotonic() - not_found_since >= _NOT_LOADED_AFTER_S:
-                raise _NotLoaded
+                raise _WebappNotLoaded
             # The API is asked at every look, systemd only every so often: its
             # look costs several API looks, and would stretch the gaps between
             # looks that next_look keeps short.
@@ -604,14 +605,16 @@ class StartService(Red5Step):
             return None
 
         try:
-            answer: _Answer = await wait_until(ctx, "the Stream Manager API", limit, answering)
+            answer: _ApiAnswer = await wait_until(ctx, "the Stream Manager API", limit,
+                                                  answering)
         except GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
         return answer
 
-    async def _raise_if_it_cannot_load(self, ctx: Ctx, bean: list[str | None]) -> None:
-        """_WillNotLoad when the red5.log of this start says the class of the
-        install's active cloud-controller bean was not found (a jar holding
+    async def _raise_if_controller_class_missing(self, ctx: Ctx,
+                                                 bean: list[str | None]) -> None:
+        """_ControllerClassNotFound when the red5.log of this start says the
+        class of the install's active cloud-controller bean was not found (a jar holding
         no controller passes preflight with a warning, trial 58). Only that
         class's ClassNotFoundException: the line's other words are not in the
         sources (data README), and another class's may be harmless. `bean`
@@ -639,7 +642,7 @@ class StartService(Red5Step):
             self._this_starts_log(ctx, f"grep -a -m 1 -E {quote(wanted)}"), sudo))
         for line in (line.strip() for line in found.stdout.splitlines()):
             if re.search(rf"ClassNotFoundException:\s*{re.escape(bean[0])}\b", line):
-                raise _WillNotLoad(line, bean[0])
+                raise _ControllerClassNotFound(line, bean[0])
 
     def _this_starts_log(self, ctx: Ctx, pipe: str) -> str:
         """The shell pipeline that passes the red5.log of the last start
@@ -651,8 +654,8 @@ class StartService(Red5Step):
                 f"-- {log}; else cat -- {log}; fi | {pipe}")
 
     async def _look_at_the_database(self, ctx: Ctx, *, read_log: bool) -> Any:
-        """_NoDatabase when the host cannot log in to the new database;
-        _WrongDatabase when the red5.log of this start names another one
+        """_NewDatabaseUnusable when the host cannot log in to the new
+        database; _UsesAnotherDatabase when the red5.log of this start names another one
         (looked for only where `read_log`). The new database's login when its
         log names none yet, for a later look (None once it named the new one,
         or where it is not read)."""
@@ -661,18 +664,18 @@ class StartService(Red5Step):
         try:
             where = await database.login(ctx)
         except StepFailed as exc:
-            raise _NoDatabase(str(exc)) from None
+            raise _NewDatabaseUnusable(str(exc)) from None
         named = await self._logs_the_database(ctx, where) if read_log else True
         try:
             await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
                                                                 port=where.port))
         except StepFailed as exc:
-            raise _NoDatabase(str(exc)) from None
+            raise _NewDatabaseUnusable(str(exc)) from None
         return None if named else where
 
     async def _logs_the_database(self, ctx: Ctx, where: Any) -> bool:
         """Whether the red5.log of this start names the database it uses
-        (False while it names none); _WrongDatabase when that is not the new
+        (False while it names none); _UsesAnotherDatabase when that is not the new
         database `where`."""
         used = await self._database_logged(ctx)
         if used is None:
@@ -680,25 +683,27 @@ class StartService(Red5Step):
         # As F11's comparison: loopback names alike, case and a trailing dot aside.
         if same_database(used[0], used[1], where.host, where.port):
             return True
-        if ctx.facts.scratch.red5_log_start_offset is None and await self._file_names(ctx, where):
+        if ctx.facts.scratch.red5_log_start_offset is None and \
+                await self._file_names_now(ctx, where):
             # A start runbook did not make, read from the top: the line can be
             # an earlier start's, from before the file was put right and the
             # service restarted by hand. This start's is waited for; one that
             # read the file before the fix never answers, and the restart
             # after the limit reads it.
             return False
-        raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
+        raise _UsesAnotherDatabase(
+            self._another_database_words(ctx, f"{used[0]}:{used[1]}", where))
 
-    async def _file_names(self, ctx: Ctx, where: Any) -> bool:
+    async def _file_names_now(self, ctx: Ctx, where: Any) -> bool:
         """Whether config.dbHost and config.dbPort of the install's file name
         the new database `where` now (False when they cannot be read)."""
-        written = await self._file_database(ctx)
+        written = await self._database_in_file(ctx)
         if written is None:
             return False
         host, port = live_address(written)
         return same_database(host, port, where.host, where.port)
 
-    async def _file_database(self, ctx: Ctx) -> dict[str, str] | None:
+    async def _database_in_file(self, ctx: Ctx) -> dict[str, str] | None:
         """config.dbHost and config.dbPort as the install's red5-web.properties
         gives them (a key it lacks is left out); None when the file cannot be
         read."""
@@ -713,8 +718,8 @@ class StartService(Red5Step):
             return None
         return dict(javaproperties.loads(found.stdout))
 
-    async def _names_the_new_database(self, ctx: Ctx, *, running: bool = False,
-                                      answers: bool = True) -> bool:
+    async def _prove_the_file_names_the_new_database(self, ctx: Ctx, *, running: bool = False,
+                                                     answers: bool = True) -> bool:
         """Whether the new release's red5-web.properties names [new_database]
         (False when it cannot be read). A webapp started on another database
         that answers loads on it and its API answers, and of the releases
@@ -727,7 +732,7 @@ class StartService(Red5Step):
         from runbook.properties.codec import has_placeholder
         from steps import database
 
-        written = await self._file_database(ctx)
+        written = await self._database_in_file(ctx)
         if written is None:
             return False
         path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
@@ -790,7 +795,7 @@ class StartService(Red5Step):
         # The driver's default port where the URL gives none.
         return match.group(1).strip("[]"), int(match.group(2) or DEFAULT_PORT)
 
-    def _wrong_database(self, ctx: Ctx, used: str, where: Any) -> str:
+    def _another_database_words(self, ctx: Ctx, used: str, where: Any) -> str:
         path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
         return (f"the new stream manager uses the database at {used} (its {red5.SERVICE_LOG} "
                 f"says dbURL = jdbc:mysql://{used}/cluster), not the new database at "
@@ -820,7 +825,7 @@ class StartService(Red5Step):
             ctx.info(f"{red5.SERVICE_LOG}: {line}")
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
-        runs = await self._left_running(ctx)
+        runs = await self._record_whether_it_runs(ctx)
         placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
         if placeholder is not None:
             # Neither a wait nor a restart mends it (re-trial: advice to try
@@ -869,14 +874,15 @@ class StartService(Red5Step):
             now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
         raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}. {now}")
 
-    async def _fail_not_loading(self, ctx: Ctx, cannot: _WillNotLoad) -> NoReturn:
+    async def _fail_controller_class_missing(self, ctx: Ctx,
+                                             cannot: _ControllerClassNotFound) -> NoReturn:
         """Fail at once for a webapp whose controller class was not found:
         the log's line, and where the jar goes."""
         await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
         lib = f"{live_dir(ctx)}/{red5.LIB}"
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
-        runs = ("The service runs, its API not answering" if await self._left_running(ctx)
-                else "Nothing runs now")
+        runs = ("The service runs, its API not answering"
+                if await self._record_whether_it_runs(ctx) else "Nothing runs now")
         raise StepFailed(
             f"the {self.side} release's webapp did not load, and neither waiting nor a restart "
             f"mends it: {live_dir(ctx)}/{red5.SERVICE_LOG} says {cannot.line}. {runs}. Put the "
@@ -916,7 +922,7 @@ class StartService(Red5Step):
         why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
             or [result.last_error_line() or f"exit status {result.exit_status}"]
         failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
-        limit = await self._outlasted(ctx, took)
+        limit = await self._start_limit_ran_out(ctx, took)
         if limit is not None:
             # Still loading when jsvc's -wait, or systemd's start timeout,
             # ran out (review 59c L5, 60c F11): no cause in red5.log to send
@@ -927,7 +933,7 @@ class StartService(Red5Step):
         # the same account as for a server that exits after the start.
         await self._fail_with_log(ctx, failed)
 
-    async def _outlasted(self, ctx: Ctx, took: float) -> red5.StartLimit | None:
+    async def _start_limit_ran_out(self, ctx: Ctx, took: float) -> red5.StartLimit | None:
         """The limit of the unit's start (red5.start_limit: jsvc's -wait,
         which gives up about 10 s past its seconds, or systemd's start
         timeout, whichever ends first), where a failed start took at least
@@ -946,7 +952,7 @@ class StartService(Red5Step):
             self._this_starts_log(ctx, "grep -a -q ' ERROR '"), ctx.settings.host.sudo))
         return None if errors.ok else limit
 
-    async def _age(self, ctx: Ctx, pids: list[int]) -> int | None:
+    async def _seconds_running(self, ctx: Ctx, pids: list[int]) -> int | None:
         """How long the oldest of this install's `pids` has run, in seconds."""
         if not pids:
             return None
@@ -954,18 +960,18 @@ class StartService(Red5Step):
         ages = [int(word) for word in result.stdout.split() if word.isdigit()]
         return max(ages) if ages else None
 
-    async def _left_running(self, ctx: Ctx) -> bool:
+    async def _record_whether_it_runs(self, ctx: Ctx) -> bool:
         """Whether the service runs, as a failure of this step leaves it: on
         record (Red5Facts.left_running) for the exit lines, which say it
         while the stream manager is down (trial 58 L6: a release left up
         without its database, unsaid)."""
-        runs = await self._runs(ctx)
-        ctx.facts.scratch.left_looked = True
-        self._left(ctx, f"the {self.side} release's service runs: {self.id} failed and left "
-                   "it running" if runs else None)
+        runs = await self._service_active(ctx)
+        ctx.facts.scratch.left_running_looked = True
+        self._record_left_running(ctx, f"the {self.side} release's service runs: {self.id} "
+                                  "failed and left it running" if runs else None)
         return runs
 
-    def _left(self, ctx: Ctx, said: str | None) -> None:
+    def _record_left_running(self, ctx: Ctx, said: str | None) -> None:
         """What the exit lines say this step's failure left running: the new
         release's while the stream manager is down; the old one's, started by
         the way back, beside where the way back stands (trial 61, F1: only
@@ -975,22 +981,22 @@ class StartService(Red5Step):
         else:
             ctx.facts.way_back_left_running = said
 
-    async def _what_runs(self, ctx: Ctx) -> str:
+    async def _what_runs_now(self, ctx: Ctx) -> str:
         """What runs as this step fails, said at the end of its failure."""
-        if await self._left_running(ctx):
+        if await self._record_whether_it_runs(ctx):
             return f"The {self.side} release's service runs meanwhile, its API not answering"
         return "Nothing runs now"
 
     async def run(self, ctx: Ctx) -> None:
-        ctx.facts.scratch.left_looked = False
+        ctx.facts.scratch.left_running_looked = False
         # This attempt decides it again; until it has looked, not known
         # (review 59c L6: a drop mid-start left it as "nothing runs").
-        self._left(ctx, _not_looked(self.side, self.id))
+        self._record_left_running(ctx, _left_running_not_known(self.side, self.id))
         try:
             await self._start(ctx)
         except StepFailed:
-            if not ctx.facts.scratch.left_looked:  # its failure did not say it
-                await self._left_running(ctx)
+            if not ctx.facts.scratch.left_running_looked:  # its failure did not say it
+                await self._record_whether_it_runs(ctx)
             raise
 
     async def _start(self, ctx: Ctx) -> None:
@@ -1010,23 +1016,23 @@ class StartService(Red5Step):
         restarted = reason is not None
         errors: list[SMApiError] = []
         if restarted:  # it runs: proven before its API is asked
-            await self._prove(ctx)
+            await self._prove_token(ctx)
         # An answer is what the restart is for where the service read an older
         # file: it is restarted all the same.
         if restarted and reason is not RestartReason.FILE_CHANGED_SINCE_START and \
-                (answer := await self._answering_unless_refused(ctx, errors)):
+                (answer := await self._ask_api_unless_refused(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
             ctx.info("the API answers now, as it did not when the step was planned: the "
                      "service is not restarted")
-            await self._proven(ctx, answer)
+            await self._prove_and_record_serving(ctx, answer)
             return
         # A service an earlier attempt started has had part of its time already.
-        waited = 0 if restarted else (await self._age(ctx, ours) or 0)
+        waited = 0 if restarted else (await self._seconds_running(ctx, ours) or 0)
         # Before anything starts: nothing to undo.
         # A service found running has read its file (review 56d F2): the
         # mend is to stop it, as `systemctl start` leaves it as it is.
-        proven = self.side == "new" and await self._names_the_new_database(
+        proven = self.side == "new" and await self._prove_the_file_names_the_new_database(
             ctx, running=bool(ours), answers=False)
         if restarted or not ours:  # what an earlier start logged is not this one's
             ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
@@ -1038,12 +1044,12 @@ class StartService(Red5Step):
         # attempts before was still given as the reason to restart).
         self._forget_earlier_starts(ctx)
         if not restarted:  # started: proven before its API is asked
-            await self._prove(ctx)
+            await self._prove_token(ctx)
         last_wait = len(errors)  # where the last wait's answers begin
         try:
             answer = await self._wait_for_api(ctx, max(limit - waited, POLL_S), errors,
                                               file_proven=proven)
-            if not answer and not restarted and await self._runs(ctx):
+            if not answer and not restarted and await self._service_active(ctx):
                 # Running and silent for the whole limit: a webapp that failed to
                 # deploy (its database was unreachable at boot, say) is not known
                 # to come back by waiting (inferred: data README). The plan the
@@ -1058,23 +1064,23 @@ class StartService(Red5Step):
             # Not systemd's word for it pasted in (re-trial 57b: "the red5pro
             # service is failed"): the log's tail and "Nothing runs now" follow.
             await self._fail_with_log(ctx, "the red5pro service exited as it started")
-        except _NotLoaded:
+        except _WebappNotLoaded:
             await self._fail_with_log(ctx, "the server answers, but its API has answered "
                                       f"HTTP 404 for {_NOT_LOADED_AFTER_S:g}s: the "
                                       "streammanager webapp did not load", not_loaded=True)
-        except _NoDatabase as missing:
+        except _NewDatabaseUnusable as missing:
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {missing}. "
-                             f"{await self._what_runs(ctx)}") from None
-        except _WrongDatabase as wrong:
+                             f"{await self._what_runs_now(ctx)}") from None
+        except _UsesAnotherDatabase as wrong:
             # Restarted at once when tried again: it reads its file only as it starts.
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {wrong}. "
-                             f"{await self._what_runs(ctx)}") from None
-        except _WillNotLoad as cannot:
+                             f"{await self._what_runs_now(ctx)}") from None
+        except _ControllerClassNotFound as cannot:
             # Restarted at once when tried again: its webapp answers 404, which
             # the check finds (it loads its jars only as it starts).
-            await self._fail_not_loading(ctx, cannot)
+            await self._fail_controller_class_missing(ctx, cannot)
         if not answer:
             last = str(errors[-1]) if errors else "no answer at all"
             # From its first HTTP 500 of the last wait to the end, the API
@@ -1086,7 +1092,7 @@ class StartService(Red5Step):
             failing = 500 in answers and set(answers[answers.index(500):]) == {500}
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
                                       f"(last answer: {last})", failing=failing)
-        await self._proven(ctx, answer)
+        await self._prove_and_record_serving(ctx, answer)
 
     @staticmethod
     def _forget_earlier_starts(ctx: Ctx) -> None:
@@ -1094,13 +1100,13 @@ class StartService(Red5Step):
         since, or found serving, has its own."""
         ctx.facts.started_without_database = ctx.facts.webapp_not_loaded = False
 
-    async def _proven(self, ctx: Ctx, answer: _Answer) -> None:
+    async def _prove_and_record_serving(self, ctx: Ctx, answer: _ApiAnswer) -> None:
         """The answering API is this step's release, put on record (for the
         verify that follows too); fails if not."""
         api, controller = answer
         ctx.facts.restart_reason = None
         self._forget_earlier_starts(ctx)
-        self._left(ctx, None)
+        self._record_left_running(ctx, None)
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))
@@ -1109,7 +1115,7 @@ class StartService(Red5Step):
                              f"{proof.detail}")
         if self.side == "new":
             ctx.facts.new_api_version = api.version
-        self._answered(ctx, api, version=version, controller=controller)
+        self._note_answered(ctx, api, version=version, controller=controller)
         self._refuse_the_wrong_controller(ctx, controller)
         ctx.facts.scratch.serving_proved = (self.side, proof)
 
@@ -1130,7 +1136,7 @@ class StartService(Red5Step):
                              "in the wrong cloud. The new install's applicationContext.xml or "
                              "its cloud-controller jar is another cloud's")
 
-    def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
+    def _note_answered(self, ctx: Ctx, api: Any, *, version: str | None,
                   controller: str | None) -> None:
         """On record: which release answers, for the report's "after" row."""
         release = f" ({version})" if version else ""
@@ -1147,7 +1153,7 @@ class StartService(Red5Step):
         proved, ctx.facts.scratch.serving_proved = ctx.facts.scratch.serving_proved, None
         if proved is not None and proved[0] == self.side:
             return proved[1]
-        answer = await self._answering(ctx, [])
+        answer = await self._ask_api(ctx, [])
         if not answer:
             return Check(False, "the API does not answer")
         return await serving_proof(ctx, answer.api, self.side)

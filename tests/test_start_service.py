@@ -249,7 +249,7 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
     from types import SimpleNamespace
     from typing import Any
 
-    from steps.start_service import StartService, _WrongDatabase
+    from steps.start_service import StartService, _UsesAnotherDatabase
 
     ctx: Any = SimpleNamespace(settings=SimpleNamespace(install_dir="/usr/local",
                                                         source="/c.toml"),
@@ -272,7 +272,7 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
     for logged in (("127.0.0.3", 3306), ("db.example", 3307)):
         try:
             await check(logged, "db.example" if logged[1] == 3307 else "127.0.0.4", 3306)
-        except _WrongDatabase:
+        except _UsesAnotherDatabase:
             continue
         raise AssertionError(f"{logged} was taken for the new database")
 
@@ -1052,6 +1052,6 @@ async def test_a_redirect_fails_the_look_at_once_naming_where_it_points() -> Non
     errors: list[object] = []
     async with api:
         with pytest.raises(StepFailed) as failed:
-            await step._answering(Looking(), errors)  # type: ignore[arg-type]
+            await step._ask_api(Looking(), errors)  # type: ignore[arg-type]
     assert "https://sm.test/" in str(failed.value), failed.value
     assert "[api] base_url" in str(failed.value), failed.value
