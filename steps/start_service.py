@@ -121,6 +121,11 @@ class _ApiAnswer(NamedTuple):
     controller: str
 
 
+# What start-service's check finds of a service that runs: the reason to
+# restart it (None: none) and the check's answer.
+_Found: TypeAlias = "tuple[RestartReason | None, Check]"
+
+
 class _TokenRefused(StepFailed):
     """The stream manager a service step started answers HTTP 401 to the token."""
 
@@ -421,14 +426,15 @@ class StartService(Red5Step):
             return None
 
     async def check(self, ctx: Ctx) -> Check:
+        # Each look decides the reason to restart again, from what it finds.
         ctx.facts.restart_reason = None
         ctx.facts.scratch.serving_proved = None
         ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
-        (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
-                                                   self._service_active(ctx))
-        if other:
-            return other_runs(self.side, other)
-        if not runs:
+        (other_pids, our_pids), active = await asyncio.gather(servers_of(ctx, self.side),
+                                                              self._service_active(ctx))
+        if other_pids:
+            return other_runs(self.side, other_pids)
+        if not active:
             self._record_left_running(ctx, None)  # stopped since (by hand, say)
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
@@ -437,85 +443,104 @@ class StartService(Red5Step):
         # look after a drop mid-start says so (review 59c L6).
         self._record_left_running(ctx, _left_running_unanswering(self.side))
         await self._prove_token(ctx)
+        ctx.facts.restart_reason, found = await self._look_at_the_running_service(ctx, our_pids)
+        return found
+
+    async def _look_at_the_running_service(self, ctx: Ctx, our_pids: list[int]) -> _Found:
+        """What the check finds of the service that runs from this install
+        (`our_pids`): serving, or why it is to be restarted, or still booting."""
         errors: list[SMApiError] = []
         try:
             answer = await self._ask_api(ctx, errors)
         except _TokenRefused:
-            if not await self._written_since_it_started(ctx, ours):
+            if not await self._written_since_it_started(ctx, our_pids):
                 raise  # a restart would read the same file: the step fails, saying why
             # It read its token as it started: only a restart reads the new one.
-            ctx.facts.restart_reason = RestartReason.TOKEN_REFUSED
-            return Check(False, "the service refuses the API token, and its "
-                         f"{red5.PROPERTIES_NAME} was written since it started")
+            return RestartReason.TOKEN_REFUSED, Check(
+                False, "the service refuses the API token, and its "
+                f"{red5.PROPERTIES_NAME} was written since it started")
         if answer:
-            api = answer.api
-            proof = await serving_proof(ctx, api, self.side)
-            if proof.done:
-                # It serves: what earlier starts met is mended, and a
-                # failure's "left it running" is over (as
-                # _prove_and_record_serving has it).
-                self._forget_earlier_starts(ctx)
-                self._record_left_running(ctx, None)
-                # Started by hand (a resumed run): a 6.2+ server logs no word
-                # of its database, and one that answers on another would pass
-                # as the new stream manager. A file put right while it ran is
-                # not what it read: it may use the database the file named
-                # at its start (the operator fixed the file and left it up).
-                if self.side == "new" and \
-                        await self._prove_the_file_names_the_new_database(ctx, running=True) and \
-                        await self._written_since_it_started(ctx, ours):
-                    ctx.facts.restart_reason = RestartReason.FILE_CHANGED_SINCE_START
-                    return Check(False, "the service answers, but it started before its "
-                                 f"{red5.PROPERTIES_NAME} last changed: it may "
-                                 "use the database the file named then")
-                # Found serving, the step does not run: said here as run says
-                # it, or the report has not heard the release it proved
-                # (operator trial: a way back from before stop-service).
-                if self.side == "new":
-                    ctx.facts.new_api_version = api.version
-                # Found serving, its controller is proved as a start's is
-                # (review 57c, H0: a resume found another cloud's "done").
-                self._note_answered(ctx, api, version=release_of(ctx, self.side),
-                                    controller=answer.controller)
-                self._refuse_the_wrong_controller(ctx, answer.controller)
-                ctx.facts.scratch.serving_proved = (self.side, proof)
-            return proof
-        if self.side == "new" and await self._written_since_it_started(ctx, ours):
+            return await self._look_at_the_answering_service(ctx, answer, our_pids)
+        return await self._look_at_the_silent_service(ctx, errors, our_pids)
+
+    async def _look_at_the_answering_service(self, ctx: Ctx, answer: _ApiAnswer,
+                                             our_pids: list[int]) -> _Found:
+        """The API answers: done where it is this side's release, on the
+        database its file names now."""
+        proof = await serving_proof(ctx, answer.api, self.side)
+        if not proof.done:
+            return None, proof
+        # It serves: what earlier starts met is mended, and a failure's "left
+        # it running" is over (as _prove_and_record_serving has it).
+        self._forget_earlier_starts(ctx)
+        self._record_left_running(ctx, None)
+        # Started by hand (a resumed run): a 6.2+ server logs no word of its
+        # database, and one that answers on another would pass as the new
+        # stream manager. A file put right while it ran is not what it read:
+        # it may use the database the file named at its start (the operator
+        # fixed the file and left it up).
+        if self.side == "new" and \
+                await self._prove_the_file_names_the_new_database(ctx, running=True) and \
+                await self._written_since_it_started(ctx, our_pids):
+            return RestartReason.FILE_CHANGED_SINCE_START, Check(
+                False, "the service answers, but it started before its "
+                f"{red5.PROPERTIES_NAME} last changed: it may use the database the file "
+                "named then")
+        self._record_found_serving(ctx, answer, proof)
+        return None, proof
+
+    def _record_found_serving(self, ctx: Ctx, answer: _ApiAnswer, proof: Check) -> None:
+        """Found serving, the step does not run: what its run would record."""
+        # Or the report has not heard the release it proved (operator trial:
+        # a way back from before stop-service).
+        if self.side == "new":
+            ctx.facts.new_api_version = answer.api.version
+        # Its controller is proved as a start's is (review 57c, H0: a resume
+        # found another cloud's "done").
+        self._note_answered(ctx, answer.api, version=release_of(ctx, self.side),
+                            controller=answer.controller)
+        self._refuse_the_wrong_controller(ctx, answer.controller)
+        ctx.facts.scratch.serving_proved = (self.side, proof)
+
+    async def _look_at_the_silent_service(self, ctx: Ctx, errors: list[SMApiError],
+                                          our_pids: list[int]) -> _Found:
+        """The API does not answer (`errors`: what it said instead): why the
+        service is to be restarted, or, booting still, under way."""
+        if self.side == "new" and await self._written_since_it_started(ctx, our_pids):
             # It read its database as it started, and the file has changed
             # since (review 56d F2): `systemctl start` would leave it on the
             # database it read, to answer there as the new stream manager.
-            ctx.facts.restart_reason = RestartReason.FILE_CHANGED_SINCE_START
-            return Check(False, "the service runs and its API does not answer yet, and it "
-                         f"started before its {red5.PROPERTIES_NAME} last "
-                         "changed: it may use the database the file named then")
+            return RestartReason.FILE_CHANGED_SINCE_START, Check(
+                False, "the service runs and its API does not answer yet, and it started "
+                f"before its {red5.PROPERTIES_NAME} last changed: it may use the database "
+                "the file named then")
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
             # fail again): waiting is not known to bring its webapp up.
-            ctx.facts.restart_reason = RestartReason.STARTED_WITHOUT_DATABASE
-            return Check(False, "the service started while its database could not be reached")
+            return RestartReason.STARTED_WITHOUT_DATABASE, Check(
+                False, "the service started while its database could not be reached")
         if errors and errors[-1].status == 404:
             # The port opens once the webapps have started: a 404 is a webapp
             # that did not load, not a boot (facts audit 59b, H1). Whatever
             # the cause (a controller's class not found, a bean key left out),
             # found here again, not kept from the failure that said it: only
             # a restart loads it (review 59c L1, one fact for one state).
-            ctx.facts.restart_reason = RestartReason.WEBAPP_NOT_LOADED
-            return Check(False, "the service runs, and its streammanager webapp did not load "
-                         "(its API answers HTTP 404)")
+            return RestartReason.WEBAPP_NOT_LOADED, Check(
+                False, "the service runs, and its streammanager webapp did not load (its API "
+                "answers HTTP 404)")
         # What it answers instead, said (re-trial: "does not answer yet"
         # alone, of a webapp that did not load).
         answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
-        age = await self._seconds_running(ctx, ours)
+        age = await self._seconds_running(ctx, our_pids)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
-            ctx.facts.restart_reason = RestartReason.HUNG
-            return Check(False, f"the service has run for {age}s and its API does not answer"
-                         f"{answered}")
+            return RestartReason.HUNG, Check(
+                False, f"the service has run for {age}s and its API does not answer{answered}")
         # Running the step again starts nothing twice (systemctl start of a
         # running service does nothing) and waits out what is left of the limit.
-        return Check(False, f"the service runs; its API does not answer yet{answered}",
-                     under_way=True)
+        return None, Check(False, f"the service runs; its API does not answer yet{answered}",
+                           under_way=True)
 
     async def _service_active(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
