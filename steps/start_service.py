@@ -121,6 +121,16 @@ class _ApiAnswer(NamedTuple):
     controller: str
 
 
+def _failing_since_its_first_500(errors: list[SMApiError]) -> bool:
+    """From its first HTTP 500 of a wait (`errors`) to the end, the API
+    answered 500 alone: the webapp is up and failing, which more time is
+    unlikely to mend (trial: 500s for both whole waits, then advice to give
+    it longer). Before it, a refused connection or a 404 is a server still
+    deploying; 502-504, a proxy's or the same."""
+    answers = [error.status for error in errors if error.status]
+    return 500 in answers and set(answers[answers.index(500):]) == {500}
+
+
 # What start-service's check finds of a service that runs: the reason to
 # restart it (None: none) and the check's answer.
 _Found: TypeAlias = "tuple[RestartReason | None, Check]"
@@ -1025,66 +1035,78 @@ class StartService(Red5Step):
             raise
 
     async def _start(self, ctx: Ctx) -> None:
-        # A rehearsal's token-rejected fault at this step is armed for its
-        # first run (as the operator says run) and lifted when it has failed.
+        self._arm_the_rehearsals_token_fault(ctx)
+        other_pids, our_pids = await servers_of(ctx, self.side)
+        if other_pids:
+            raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
+                             f"{', '.join(map(str, other_pids))}) still runs and answers on "
+                             "the same port; stop it first")
+        reason = ctx.facts.restart_reason
+        errors: list[SMApiError] = []
+        if reason is not None:  # it runs: proven before its API is asked
+            await self._prove_token(ctx)
+            if answer := await self._answering_after_all(ctx, reason, errors):
+                # It came up while the question waited (operator trial: a slow
+                # release restarted as it answered, and never lived out a limit).
+                ctx.info("the API answers now, as it did not when the step was planned: the "
+                         "service is not restarted")
+                await self._prove_and_record_serving(ctx, answer)
+                return
+        answer = await self._start_and_wait(ctx, reason, our_pids, errors)
+        await self._prove_and_record_serving(ctx, answer)
+
+    def _arm_the_rehearsals_token_fault(self, ctx: Ctx) -> None:
+        """A rehearsal's token-rejected fault at this step is armed for its
+        first run (as the operator says run) and lifted when it has failed."""
         first = self.id not in ctx.facts.scratch.runs_begun
         ctx.facts.scratch.runs_begun.add(self.id)
         ctx.facts.scratch.token_fault_on = first and ctx.settings.rehearsal and \
             f"token-rejected@{self.id}" in ctx.settings.rehearsal_faults
-        other, ours = await servers_of(ctx, self.side)
-        if other:
-            raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
-                             f"{', '.join(map(str, other))}) still runs and answers on the "
-                             "same port; stop it first")
+
+    async def _answering_after_all(self, ctx: Ctx, reason: RestartReason,
+                                   errors: list[SMApiError]) -> _ApiAnswer | None:
+        """The API, where it answers now and the restart was only for its
+        silence. An answer is what the restart is for where the service read
+        an older file: it is restarted all the same."""
+        if reason is RestartReason.FILE_CHANGED_SINCE_START:
+            return None
+        return await self._ask_api_unless_refused(ctx, errors)
+
+    async def _start_and_wait(self, ctx: Ctx, reason: RestartReason | None,
+                              our_pids: list[int], errors: list[SMApiError]) -> _ApiAnswer:
+        """systemctl start (restart, for `reason`), then the API once it
+        answers; the step fails, saying why, where it does not."""
+        restarting = reason is not None
         limit = ctx.settings.timeouts.service_start
-        reason = ctx.facts.restart_reason
-        restarted = reason is not None
-        errors: list[SMApiError] = []
-        if restarted:  # it runs: proven before its API is asked
-            await self._prove_token(ctx)
-        # An answer is what the restart is for where the service read an older
-        # file: it is restarted all the same.
-        if restarted and reason is not RestartReason.FILE_CHANGED_SINCE_START and \
-                (answer := await self._ask_api_unless_refused(ctx, errors)):
-            # It came up while the question waited (operator trial: a slow
-            # release restarted as it answered, and never lived out a limit).
-            ctx.info("the API answers now, as it did not when the step was planned: the "
-                     "service is not restarted")
-            await self._prove_and_record_serving(ctx, answer)
-            return
         # A service an earlier attempt started has had part of its time already.
-        waited = 0 if restarted else (await self._seconds_running(ctx, ours) or 0)
+        waited = 0 if restarting else (await self._seconds_running(ctx, our_pids) or 0)
         # Before anything starts: nothing to undo.
         # A service found running has read its file (review 56d F2): the
         # mend is to stop it, as `systemctl start` leaves it as it is.
-        proven = self.side == "new" and await self._prove_the_file_names_the_new_database(
-            ctx, running=bool(ours), answers=False)
-        if restarted or not ours:  # what an earlier start logged is not this one's
+        file_proven = self.side == "new" and await self._prove_the_file_names_the_new_database(
+            ctx, running=bool(our_pids), answers=False)
+        if restarting or not our_pids:  # what an earlier start logged is not this one's
             ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
         else:  # found running: where its start's lines begin is not known
             ctx.facts.scratch.red5_log_start_offset = None
-        await self._systemctl(ctx, "restart" if restarted else "start")
+        await self._systemctl(ctx, "restart" if restarting else "start")
         # What an earlier attempt's start met is that start's: this one's
         # failure names its own cause (review 59c M2: a jar mended two
         # attempts before was still given as the reason to restart).
         self._forget_earlier_starts(ctx)
-        if not restarted:  # started: proven before its API is asked
+        if not restarting:  # started: proven before its API is asked
             await self._prove_token(ctx)
-        last_wait = len(errors)  # where the last wait's answers begin
+        return await self._wait_or_fail(ctx, max(limit - waited, POLL_S), errors,
+                                        restarted=restarting, file_proven=file_proven)
+
+    async def _wait_or_fail(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
+                            restarted: bool, file_proven: bool) -> _ApiAnswer:
+        """The API once it answers within `limit` (restarting once a service
+        this step started, not restarted, that runs silent that long); the
+        step fails, saying why, where it does not."""
         try:
-            answer = await self._wait_for_api(ctx, max(limit - waited, POLL_S), errors,
-                                              file_proven=proven)
-            if not answer and not restarted and await self._service_active(ctx):
-                # Running and silent for the whole limit: a webapp that failed to
-                # deploy (its database was unreachable at boot, say) is not known
-                # to come back by waiting (inferred: data README). The plan the
-                # operator confirmed says so.
-                ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
-                         "restarting it once")
-                ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
-                await self._systemctl(ctx, "restart")
-                last_wait = len(errors)
-                answer = await self._wait_for_api(ctx, limit, errors, file_proven=proven)
+            answer, last_wait = await self._wait_restarting_once(
+                ctx, limit, errors, restarted=restarted, file_proven=file_proven)
         except _ServiceEnded:
             # Not systemd's word for it pasted in (re-trial 57b: "the red5pro
             # service is failed"): the log's tail and "Nothing runs now" follow.
@@ -1107,17 +1129,38 @@ class StartService(Red5Step):
             # the check finds (it loads its jars only as it starts).
             await self._fail_controller_class_missing(ctx, cannot)
         if not answer:
-            last = str(errors[-1]) if errors else "no answer at all"
-            # From its first HTTP 500 of the last wait to the end, the API
-            # answered 500 alone: the webapp is up and failing, which more time
-            # is unlikely to mend (trial: 500s for both whole waits, then
-            # advice to give it longer). Before it, a refused connection or a
-            # 404 is a server still deploying; 502-504, a proxy's or the same.
-            answers = [error.status for error in errors[last_wait:] if error.status]
-            failing = 500 in answers and set(answers[answers.index(500):]) == {500}
-            await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
-                                      f"(last answer: {last})", failing=failing)
-        await self._prove_and_record_serving(ctx, answer)
+            await self._fail_unanswered(ctx, errors, last_wait)
+        return answer
+
+    async def _wait_restarting_once(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
+                                    restarted: bool, file_proven: bool
+                                    ) -> tuple[_ApiAnswer | None, int]:
+        """The API once it answers (None: it did not), and where the last
+        wait's answers begin in `errors`."""
+        last_wait = len(errors)
+        answer = await self._wait_for_api(ctx, limit, errors, file_proven=file_proven)
+        if not answer and not restarted and await self._service_active(ctx):
+            # Running and silent for the whole limit: a webapp that failed to
+            # deploy (its database was unreachable at boot, say) is not known
+            # to come back by waiting (inferred: data README). The plan the
+            # operator confirmed says so.
+            whole = ctx.settings.timeouts.service_start
+            ctx.info(f"the service runs but its API has not answered in {whole:g}s: "
+                     "restarting it once")
+            ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
+            await self._systemctl(ctx, "restart")
+            last_wait = len(errors)
+            answer = await self._wait_for_api(ctx, whole, errors, file_proven=file_proven)
+        return answer, last_wait
+
+    async def _fail_unanswered(self, ctx: Ctx, errors: list[SMApiError],
+                               last_wait: int) -> NoReturn:
+        """Fail for an API that never answered (`errors[last_wait:]`: what it
+        said instead in the last wait)."""
+        last = str(errors[-1]) if errors else "no answer at all"
+        await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
+                                  f"(last answer: {last})",
+                                  failing=_failing_since_its_first_500(errors[last_wait:]))
 
     @staticmethod
     def _forget_earlier_starts(ctx: Ctx) -> None:
