@@ -570,114 +570,49 @@ class StartService(Red5Step):
                             file_proven: bool = False) -> _ApiAnswer | None:
         """The API once it answers; None when the limit passes first.
         _ServiceEnded as soon as systemd says the service is gone: a server
-        that exits as it boots (no license key, say) never answers."""
-
-        asked = -_SYSTEMD_EVERY_S
-        said: set[str] = set()
-        began = time.monotonic()
-        database_looked = self.side != "new"  # the way back's old release uses the old one
-        read_log = not database_looked and \
-            self._log_may_name_the_database(ctx, file_proven=file_proven)
-        # The new database's login, once looked at; until the red5.log of this
-        # start names the database it uses, it is looked at again (a server
-        # logs it as its webapp loads, which can be later than the first look).
-        new_database: Any = None
-        log_looked = 0.0
-        # When red5.log was last read for a start that cannot succeed; only a
-        # start runbook made, whose lines it knows where to find. Not at
-        # once: a boot that answers within the first look reads nothing.
-        fatal_looked = began
-        bean: list[str | None] = []  # the active bean's class, once read
-        not_found_since: float | None = None  # the first of the 404s heard in a row
-
-        async def answering() -> _ApiAnswer | None:
-            nonlocal asked, database_looked, new_database, log_looked, fatal_looked
-            nonlocal not_found_since
-            before = len(errors)
-            found = await self._ask_api(ctx, errors)
-            if found:
-                return found
-            if len(errors) > before and errors[-1].status == 404:
-                not_found_since = not_found_since or time.monotonic()
-            elif len(errors) > before:
-                not_found_since = None
-            if ctx.facts.scratch.red5_log_start_offset is not None and \
-                    time.monotonic() - fatal_looked >= _LOG_EVERY_S:
-                fatal_looked = time.monotonic()
-                await self._raise_if_controller_class_missing(ctx, bean)
-            if not database_looked and time.monotonic() - began >= _DATABASE_LOOK_AFTER_S:
-                # A release that cannot reach its database does not come up by
-                # waiting, nor by a restart (operator trial: two whole waits).
-                database_looked = True
-                new_database = await self._look_at_the_database(ctx, read_log=read_log)
-                log_looked = time.monotonic()
-            elif new_database is not None and time.monotonic() - log_looked >= _LOG_EVERY_S:
-                log_looked = time.monotonic()
-                if await self._logs_the_database(ctx, new_database):
-                    new_database = None  # it names the new one: nothing more to look for
-            # What the API answers instead, once each thing it says: the cause
-            # (a database it cannot log in to, say) is often there from the
-            # first look, long before the limit (operator trial).
-            # (The same answer at another API version, as the version is
-            # looked for, is the same answer.)
-            # Only what this look heard: an answer of before the restart is not now's.
-            if len(errors) > before and \
-                    (answer := re.sub(r"/api/[\d.]+/", "/api/", str(errors[-1]))) not in said:
-                said.add(answer)
-                ctx.info(f"the API does not answer yet: {_while_it_boots(errors[-1])}")
-            if not_found_since is not None and \
-                    time.monotonic() - not_found_since >= _NOT_LOADED_AFTER_S:
-                raise _WebappNotLoaded
-            # The API is asked at every look, systemd only every so often: its
-            # look costs several API looks, and would stretch the gaps between
-            # looks that next_look keeps short.
-            if time.monotonic() - asked < _SYSTEMD_EVERY_S:
-                return None
-            asked = time.monotonic()
-            state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
-            if state in ("failed", "inactive"):
-                raise _ServiceEnded(state)
-            return None
-
+        that exits as it boots (no license key, say) never answers; and the
+        other reasons _ApiWait finds that waiting longer would not help."""
+        wait = _ApiWait(self, ctx, errors, file_proven=file_proven)
         try:
             answer: _ApiAnswer = await wait_until(ctx, "the Stream Manager API", limit,
-                                                  answering)
+                                                  wait.look)
         except GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
         return answer
 
-    async def _raise_if_controller_class_missing(self, ctx: Ctx,
-                                                 bean: list[str | None]) -> None:
-        """_ControllerClassNotFound when the red5.log of this start says the
-        class of the install's active cloud-controller bean was not found (a jar holding
-        no controller passes preflight with a warning, trial 58). Only that
-        class's ClassNotFoundException: the line's other words are not in the
-        sources (data README), and another class's may be harmless. `bean`
-        keeps the class once applicationContext.xml was read.
+    async def _log_names_a_class_not_found(self, ctx: Ctx) -> bool:
+        """Whether the red5.log of this start has any ClassNotFoundException
+        line (cheap: the log is not read back)."""
+        found = await ctx.probe(privileged_script(
+            self._this_starts_log(ctx, "grep -a -q 'ClassNotFoundException'"),
+            ctx.settings.host.sudo))
+        return found.ok
 
-        The bean's own line is looked for, however many others come first
-        (review 59c L4: only the first five were read); one line at most
-        comes back. Until the bean is known, only whether any such line is
-        there: the file is read once one is."""
-        sudo = ctx.settings.host.sudo
-        if not bean:
-            found = await ctx.probe(privileged_script(
-                self._this_starts_log(ctx, "grep -a -q 'ClassNotFoundException'"), sudo))
-            if not found.ok:
-                return
-            context = quote(f"{live_dir(ctx)}/{red5.APP_CONTEXT}")
-            xml = await ctx.probe(root(ctx, f"cat -- {context}"))
-            bean.append(red5.active_controller(xml.stdout) if xml.ok else None)
-        if bean[0] is None:
-            return
+    async def _active_controller_class(self, ctx: Ctx) -> str | None:
+        """The class of the install's active cloud-controller bean, as its
+        applicationContext.xml names it (None where it cannot be read)."""
+        context = quote(f"{live_dir(ctx)}/{red5.APP_CONTEXT}")
+        xml = await ctx.probe(root(ctx, f"cat -- {context}"))
+        return red5.active_controller(xml.stdout) if xml.ok else None
+
+    async def _raise_if_the_class_not_found(self, ctx: Ctx, controller_class: str) -> None:
+        """_ControllerClassNotFound when the red5.log of this start says the
+        class of the install's active cloud-controller bean was not found (a
+        jar holding no controller passes preflight with a warning, trial 58).
+        Only that class's ClassNotFoundException: the line's other words are
+        not in the sources (data README), and another class's may be
+        harmless. The bean's own line is looked for, however many others come
+        first (review 59c L4: only the first five were read); one line at
+        most comes back."""
         # The class's name, a whole word, in grep's extended syntax.
-        named = re.sub(r"([.$])", r"\\\1", bean[0])
+        named = re.sub(r"([.$])", r"\\\1", controller_class)
         wanted = f"ClassNotFoundException:[[:space:]]*{named}([^[:alnum:]_$.]|$)"
         found = await ctx.probe(privileged_script(
-            self._this_starts_log(ctx, f"grep -a -m 1 -E {quote(wanted)}"), sudo))
+            self._this_starts_log(ctx, f"grep -a -m 1 -E {quote(wanted)}"),
+            ctx.settings.host.sudo))
         for line in (line.strip() for line in found.stdout.splitlines()):
-            if re.search(rf"ClassNotFoundException:\s*{re.escape(bean[0])}\b", line):
-                raise _ControllerClassNotFound(line, bean[0])
+            if re.search(rf"ClassNotFoundException:\s*{re.escape(controller_class)}\b", line):
+                raise _ControllerClassNotFound(line, controller_class)
 
     def _this_starts_log(self, ctx: Ctx, pipe: str) -> str:
         """The shell pipeline that passes the red5.log of the last start
@@ -1225,6 +1160,122 @@ class StartService(Red5Step):
         if not answer:
             return Check(False, "the API does not answer")
         return await serving_proof(ctx, answer.api, self.side)
+
+
+class _ApiWait:
+    """One wait of start-service for its release's API. Each look asks the
+    API; as the wait goes on, it also looks at what can tell, long before the
+    limit, that waiting will not help: red5.log, the new database, systemd.
+    It keeps what those looks found, and when each last looked."""
+
+    def __init__(self, step: StartService, ctx: Ctx, errors: list[SMApiError], *,
+                 file_proven: bool) -> None:
+        self.step, self.ctx, self.errors = step, ctx, errors
+        self.began = time.monotonic()
+        # When systemd was last asked whether the service still runs.
+        self.systemd_asked = -_SYSTEMD_EVERY_S
+        # What the API answered instead, each said once.
+        self.said: set[str] = set()
+        self.database_looked = step.side != "new"  # the way back's old release uses the old one
+        self.read_log = not self.database_looked and \
+            step._log_may_name_the_database(ctx, file_proven=file_proven)
+        # The new database's login, once looked at; until the red5.log of this
+        # start names the database it uses, it is looked at again (a server
+        # logs it as its webapp loads, which can be later than the first look).
+        self.new_database: Any = None
+        self.log_looked = 0.0
+        # When red5.log was last read for a start that cannot succeed; only a
+        # start runbook made, whose lines it knows where to find. Not at
+        # once: a boot that answers within the first look reads nothing.
+        self.class_looked = self.began
+        # The active bean's class, once read (where red5.log first names a
+        # class not found): None where applicationContext.xml names none.
+        self.controller_class_read = False
+        self.controller_class: str | None = None
+        self.not_found_since: float | None = None  # the first of the 404s heard in a row
+
+    async def look(self) -> _ApiAnswer | None:
+        """The API once it answers; None while it does not (what it said
+        instead is appended to the step's errors)."""
+        before = len(self.errors)
+        found = await self.step._ask_api(self.ctx, self.errors)
+        if found:
+            return found
+        # Only what this look heard: an answer of before the restart is not now's.
+        heard = self.errors[-1] if len(self.errors) > before else None
+        if heard is not None and heard.status == 404:
+            self.not_found_since = self.not_found_since or time.monotonic()
+        elif heard is not None:
+            self.not_found_since = None
+        await self._look_for_the_controller_class_not_found()
+        await self._look_at_the_database_in_use()
+        self._say_what_it_answers(heard)
+        if self.not_found_since is not None and \
+                time.monotonic() - self.not_found_since >= _NOT_LOADED_AFTER_S:
+            raise _WebappNotLoaded
+        await self._ask_systemd()
+        return None
+
+    async def _look_for_the_controller_class_not_found(self) -> None:
+        """_ControllerClassNotFound, every _LOG_EVERY_S, where red5.log says
+        the active bean's class was not found. Until the bean is known, only
+        whether any such line is there: applicationContext.xml is read once
+        one is."""
+        ctx = self.ctx
+        if ctx.facts.scratch.red5_log_start_offset is None or \
+                time.monotonic() - self.class_looked < _LOG_EVERY_S:
+            return
+        self.class_looked = time.monotonic()
+        if not self.controller_class_read:
+            if not await self.step._log_names_a_class_not_found(ctx):
+                return
+            self.controller_class = await self.step._active_controller_class(ctx)
+            self.controller_class_read = True
+        if self.controller_class is not None:
+            await self.step._raise_if_the_class_not_found(ctx, self.controller_class)
+
+    async def _look_at_the_database_in_use(self) -> None:
+        """Once the API has been silent _DATABASE_LOOK_AFTER_S, the new
+        database is looked at (_NewDatabaseUnusable, _UsesAnotherDatabase);
+        then, every _LOG_EVERY_S, red5.log, until it names the new one."""
+        if not self.database_looked and time.monotonic() - self.began >= _DATABASE_LOOK_AFTER_S:
+            # A release that cannot reach its database does not come up by
+            # waiting, nor by a restart (operator trial: two whole waits).
+            self.database_looked = True
+            self.new_database = await self.step._look_at_the_database(self.ctx,
+                                                                      read_log=self.read_log)
+            self.log_looked = time.monotonic()
+        elif self.new_database is not None and \
+                time.monotonic() - self.log_looked >= _LOG_EVERY_S:
+            self.log_looked = time.monotonic()
+            if await self.step._logs_the_database(self.ctx, self.new_database):
+                self.new_database = None  # it names the new one: nothing more to look for
+
+    def _say_what_it_answers(self, heard: SMApiError | None) -> None:
+        """What the API answers instead, once each thing it says: the cause
+        (a database it cannot log in to, say) is often there from the first
+        look, long before the limit (operator trial). The same answer at
+        another API version, as the version is looked for, is the same answer."""
+        if heard is None:
+            return
+        answer = re.sub(r"/api/[\d.]+/", "/api/", str(heard))
+        if answer in self.said:
+            return
+        self.said.add(answer)
+        self.ctx.info(f"the API does not answer yet: {_while_it_boots(heard)}")
+
+    async def _ask_systemd(self) -> None:
+        """_ServiceEnded where systemd says the service is gone. The API is
+        asked at every look, systemd only every _SYSTEMD_EVERY_S: its look
+        costs several API looks, and would stretch the gaps between looks
+        that next_look keeps short."""
+        if time.monotonic() - self.systemd_asked < _SYSTEMD_EVERY_S:
+            return
+        self.systemd_asked = time.monotonic()
+        ctx = self.ctx
+        state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
+        if state in ("failed", "inactive"):
+            raise _ServiceEnded(state)
 
 
 def expected_api_version(p: AnyContext) -> str | None:
