@@ -131,6 +131,107 @@ def _failing_since_its_first_500(errors: list[SMApiError]) -> bool:
     return 500 in answers and set(answers[answers.index(500):]) == {500}
 
 
+def _too_slow(why: str, log: str, unit: str, limit: red5.StartLimit, took: float) -> str:
+    """A start that ran into `limit` after `took` seconds, its log showing
+    no error: the server was still loading, and what to raise."""
+    return (f"{why}. The start took {took:.0f}s: the server was still loading when "
+            f"{limit.words}, so systemd stopped it. {log} shows no error (its last lines "
+            "are above): the release starts too slowly for that limit, and a retry waits "
+            f"no longer. Nothing runs now. {_what_to_raise(unit, limit)} and run systemctl "
+            "daemon-reload, or find what slows the start; then try the step again")
+
+
+def _what_to_raise(unit: str, limit: red5.StartLimit) -> str:
+    """The setting of `unit` that lets a slow start finish, as `limit` says
+    which ended it."""
+    if limit.by_systemd:
+        # Raising -wait alone would not help: systemd ends it first.
+        return (f"Raise TimeoutStartSec past jsvc's {limit.jsvc_s} s, in {unit} "
+                "or the drop-in that sets it (systemctl cat red5pro shows which)")
+    if math.isinf(limit.systemd_s):
+        return f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait {limit.wait})"
+    # jsvc waits past its -wait; systemd's own limit must stay past that, or
+    # it ends the start first (review 60c, F11).
+    return (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
+            f"{limit.wait}), keeping TimeoutStartSec ({limit.systemd_s:g} s"
+            f"{'' if limit.systemd_set else ' by default'}) past jsvc's wait")
+
+
+def _what_to_do_now(placeholder: str | None, *, runs: bool, not_loaded: bool,
+                    failing: bool) -> str:
+    """What a failed start's operator does next, after red5.log's line:
+    `placeholder`, the file's config.dbHost left unset, said as such; `runs`,
+    the service still runs; `not_loaded`, its API answered 404 (the webapp
+    did not load); `failing`, its API answered only 500 at the end."""
+    if placeholder is not None:
+        # Neither a wait nor a restart mends it (re-trial: advice to try
+        # again, or to give it longer, with the properties step skipped).
+        return (f"{placeholder}: the new release has no database to use, which neither "
+                "waiting nor a restart mends. The properties step ports it: stop, then go "
+                "on with --resume and let that step run")
+    if not_loaded and runs:
+        return ("Waiting does not load it, nor is it known to load by itself: once the "
+                "log's cause is fixed, try the step again, which restarts the service")
+    if failing and runs:
+        return ("The service runs, and its API answers HTTP 500: the webapp is up and "
+                "failing, which more waiting is unlikely to mend. Once the log's cause is "
+                "fixed, try the step again")
+    if runs:
+        return ("The service still runs without answering (it may still be loading): try "
+                "the step again, which restarts it once more unless it answers by the time "
+                "you confirm (a release slower than that needs a longer [timeouts] "
+                "service_start)")
+    return "Nothing runs now: once the log's cause is fixed, try the step again"
+
+
+# Said where the new release's file names no database, or another than
+# [new_database]: the way back, and, for a service found running, the stop by
+# hand: a service found answering has read the file already, so that the
+# start that follows is runbook's, from the file it has just compared.
+_OR_ROLL_BACK = "; or roll back to the old stream manager"
+_STOP_IT = "Stop it (systemctl stop red5pro), "
+
+
+def _as_left(*, running: bool, answers: bool) -> str:
+    """How the service is, where the file's database is wrong: a service
+    found `running` (`answers`: its API answers) is left as it is."""
+    if not running:
+        return "runbook did not start the service"
+    return ("the red5pro service runs" + (" and its API answers" if answers else
+                                          ", its API not answering yet")
+            + "; runbook leaves it running")
+
+
+def _no_database_host(ctx: Ctx, host: str, *, running: bool, answers: bool) -> str:
+    """The file's config.dbHost is blank or the template's placeholder."""
+    path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+    state = _as_left(running=running, answers=answers)
+    # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
+    go_on = "rehearse again" if ctx.settings.rehearsal_throwaway else "go on with --resume"
+    if running:
+        return (f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
+                f"database to use; {state}. {_STOP_IT}then {go_on} and let the "
+                "properties step run (or set it there to the new database's host by hand "
+                f"and try this step again){_OR_ROLL_BACK}")
+    return (f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
+            f"with no database; {state}. The properties step ports it: stop, then {go_on} "
+            "and let that step run (or set it there to the new database's "
+            f"host by hand and try this step again){_OR_ROLL_BACK}")
+
+
+def _another_database_in_file(ctx: Ctx, named: str, where: Any, *, running: bool,
+                              answers: bool) -> str:
+    """The file names the database at `named`, not the new one, `where`."""
+    path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+    state = _as_left(running=running, answers=answers)
+    mend = (f"{_STOP_IT}set them there to" if running else "Set them there to")
+    return (f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
+            f"disagrees with the new database at {where.address} ([new_database] in "
+            f"{ctx.settings.source}); {state}. {mend} {where.host} and {where.port} (or, if "
+            f"{named} is the new database by another name, give that in [new_database]), then "
+            f"try the step again{', which starts it' if running else ''}{_OR_ROLL_BACK}")
+
+
 # What start-service's check finds of a service that runs: the reason to
 # restart it (None: none) and the check's answer.
 _Found: TypeAlias = "tuple[RestartReason | None, Check]"
@@ -409,6 +510,14 @@ class StartService(Red5Step):
         if not pids:
             return False
         path = quote(f"{live_dir(ctx)}/{red5.PROPERTIES}")
+        told = await self._written_since_by_proc(ctx, path, pids)
+        if told is not None:
+            return told
+        return await self._written_since_in_seconds(ctx, path, pids)
+
+    async def _written_since_by_proc(self, ctx: Ctx, path: str, pids: list[int]) -> bool | None:
+        """The same, told from /proc and `date +%N`; None where the host
+        cannot tell it so."""
         sudo = ctx.settings.host.sudo
         fine = await ctx.probe(
             f"date +%s.%N; {privileged_script(f'date -r {path} +%s.%N', sudo)}; "
@@ -416,9 +525,13 @@ class StartService(Red5Step):
             f"for p in {' '.join(map(str, pids))}; do "
             "sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20; done")
         told = _started_and_written(fine.stdout, len(pids))
-        if told is not None:
-            return written_after_start(*told, slack=_PROC_SLACK_S)
-        written = privileged_script(f"stat -L -c %Y -- {path}", sudo)
+        if told is None:
+            return None
+        return written_after_start(*told, slack=_PROC_SLACK_S)
+
+    async def _written_since_in_seconds(self, ctx: Ctx, path: str, pids: list[int]) -> bool:
+        """The same, told in whole seconds (`ps -o etimes=`, `stat %Y`)."""
+        written = privileged_script(f"stat -L -c %Y -- {path}", ctx.settings.host.sudo)
         found = await ctx.probe(f"date +%s; {written}; ps -o etimes= -p "
                                 f"{','.join(map(str, pids))}")
         numbers = [int(word) for word in found.stdout.split() if word.isdigit()]
@@ -697,54 +810,25 @@ class StartService(Red5Step):
         uses (facts audit 56a H1): once started, a wrong one is not seen.
         StepFailed when the file names another: before a start, nothing
         started; for a service found `running` (started by hand; `answers`:
-        its API answers), it is left running as it is. Nothing is said when the file
-        cannot be read (the wait that follows reports what the server says)."""
+        its API answers), it is left running as it is. Nothing is said when
+        the file cannot be read (the wait that follows reports what the
+        server says)."""
         from runbook.properties.codec import has_placeholder
         from steps import database
 
         written = await self._database_in_file(ctx)
         if written is None:
             return False
-        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        back = "; or roll back to the old stream manager"
         host, port = live_address(written)
-        # A service found answering has read the file already: it is to be
-        # stopped by hand, so that the start that follows is runbook's, from
-        # the file it has just compared.
-        stop = "Stop it (systemctl stop red5pro), "
-        if running:
-            state = ("the red5pro service runs" + (" and its API answers" if answers else
-                                                   ", its API not answering yet")
-                     + "; runbook leaves it running")
-        else:
-            state = "runbook did not start the service"
         if not host or has_placeholder(host):
-            # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
-            go_on = "rehearse again" if ctx.settings.rehearsal_throwaway else \
-                "go on with --resume"
-            if running:
-                raise StepFailed(
-                    f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
-                    f"database to use; {state}. {stop}then {go_on} and let the "
-                    "properties step run (or set it there to the new database's host by hand "
-                    f"and try this step again){back}")
-            raise StepFailed(
-                f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
-                f"with no database; {state}. The properties step ports it: stop, then {go_on} "
-                "and let that step run (or set it there to the new database's "
-                f"host by hand and try this step again){back}")
+            raise StepFailed(_no_database_host(ctx, host, running=running, answers=answers))
         where = await database.login(ctx)
-        raw = written.get("config.dbPort", "").strip()
         if port is not None and same_database(host, port, where.host, where.port):
             return True
-        named = f"{host}:{port}" if port is not None else f"{host} (config.dbPort={raw})"
-        mend = (f"{stop}set them there to" if running else "Set them there to")
-        raise StepFailed(
-            f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
-            f"disagrees with the new database at {where.address} ([new_database] in "
-            f"{ctx.settings.source}); {state}. {mend} {where.host} and {where.port} (or, if "
-            f"{named} is the new database by another name, give that in [new_database]), then "
-            f"try the step again{', which starts it' if running else ''}{back}")
+        named = f"{host}:{port}" if port is not None else \
+            f"{host} (config.dbPort={written.get('config.dbPort', '').strip()})"
+        raise StepFailed(_another_database_in_file(ctx, named, where, running=running,
+                                                   answers=answers))
 
     async def _log_size(self, ctx: Ctx) -> int:
         """The size of red5.log now (0 when it is not there yet)."""
@@ -786,6 +870,20 @@ class StartService(Red5Step):
         start timeout) and how long it took, where it ran out with no error
         in the log."""
         log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
+        said = await self._show_the_logs_end(ctx, log)
+        back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        runs = await self._record_whether_it_runs(ctx)
+        placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
+        if placeholder is None and too_slow is not None and not runs:
+            # No line of the log quoted: its last is the stop systemd asked
+            # for, which an operator read as the cause (trial 60, F14).
+            raise StepFailed(_too_slow(why, log, ctx.settings.unit_file, *too_slow) + back)
+        now = _what_to_do_now(placeholder, runs=runs, not_loaded=not_loaded, failing=failing)
+        raise StepFailed(f"{why}; {log} ends with: {said}. {now}{back}")
+
+    async def _show_the_logs_end(self, ctx: Ctx, log: str) -> str:
+        """Show red5.log's last lines; the one to quote (its last ERROR line,
+        else its last line; '(nothing)' where it has none)."""
         # Whichever run this is (a resumed one, the way back alone), the key
         # the server wrote near the top of its log is masked before it shows.
         await mask_licences(ctx, live_dir(ctx))
@@ -794,55 +892,7 @@ class StartService(Red5Step):
         for line in lines:
             ctx.info(f"{red5.SERVICE_LOG}: {line}")
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
-        back = ", or roll back to the old stream manager" if self.side == "new" else ""
-        runs = await self._record_whether_it_runs(ctx)
-        placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
-        if placeholder is not None:
-            # Neither a wait nor a restart mends it (re-trial: advice to try
-            # again, or to give it longer, with the properties step skipped).
-            now = (f"{placeholder}: the new release has no database to use, which neither "
-                   "waiting nor a restart mends. The properties step ports it: stop, then go "
-                   f"on with --resume and let that step run{back}")
-        elif too_slow is not None and not runs:
-            # No line of the log quoted: its last is the stop systemd asked
-            # for, which an operator read as the cause (trial 60, F14).
-            limit, took = too_slow
-            unit = ctx.settings.unit_file
-            if limit.by_systemd:
-                # Raising -wait alone would not help: systemd ends it first.
-                raise_it = (f"Raise TimeoutStartSec past jsvc's {limit.jsvc_s} s, in {unit} "
-                            "or the drop-in that sets it (systemctl cat red5pro shows which)")
-            elif math.isinf(limit.systemd_s):
-                raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
-                            f"{limit.wait})")
-            else:
-                # jsvc waits past its -wait; systemd's own limit must stay
-                # past that, or it ends the start first (review 60c, F11).
-                raise_it = (f"Raise -wait in {unit} (jsvc waits {limit.jsvc_s} s for -wait "
-                            f"{limit.wait}), keeping TimeoutStartSec ({limit.systemd_s:g} s"
-                            f"{'' if limit.systemd_set else ' by default'}) past jsvc's wait")
-            raise StepFailed(
-                f"{why}. The start took {took:.0f}s: the server was still loading when "
-                f"{limit.words}, so systemd stopped it. {log} shows no error (its last lines "
-                "are above): the release starts too slowly for that limit, and a retry waits "
-                f"no longer. Nothing runs now. {raise_it} and run systemctl daemon-reload, or "
-                f"find what slows the start; then try the step again{back}")
-        elif not_loaded and runs:
-            now = ("Waiting does not load it, nor is it known to load by itself: once the "
-                   "log's cause is fixed, try the step again, which restarts the service"
-                   f"{back}")
-        elif failing and runs:
-            now = ("The service runs, and its API answers HTTP 500: the webapp is up and "
-                   "failing, which more waiting is unlikely to mend. Once the log's cause is "
-                   f"fixed, try the step again{back}")
-        elif runs:
-            now = ("The service still runs without answering (it may still be loading): try "
-                   "the step again, which restarts it once more unless it answers by the time "
-                   "you confirm (a release slower than that needs a longer [timeouts] "
-                   f"service_start){back}")
-        else:
-            now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
-        raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}. {now}")
+        return said[0] if said else "(nothing)"
 
     async def _fail_controller_class_missing(self, ctx: Ctx,
                                              cannot: _ControllerClassNotFound) -> NoReturn:
