@@ -18,7 +18,7 @@ from runbook.model import (
     Shell,
     Wait,
 )
-from runbook.shell import privileged_script, quote
+from runbook.shell import quote
 from runbook.smapi import (
     NoApiServed,
     Redirected,
@@ -37,12 +37,24 @@ from steps.common import (
     root,
     running_from,
 )
-from steps.database import (
-    DEFAULT_PORT,
-    live_address,
-    same_database,
-)
 from steps.facts import AnyContext, Ctx, Plan, Red5Step, RestartReason
+from steps.service_looks import (
+    ControllerClassNotFound,
+    NewDatabaseUnusable,
+    UsesAnotherDatabase,
+    active_controller_class,
+    database_host_unset,
+    log_may_name_the_database,
+    log_names_a_class_not_found,
+    log_size,
+    logs_the_database,
+    look_at_the_database,
+    prove_the_file_names_the_new_database,
+    raise_if_the_class_not_found,
+    seconds_running,
+    start_limit_ran_out,
+    written_since_it_started,
+)
 from steps.waiting import POLL_S, GaveUp, wait_until
 
 # How often a wait for the API also asks systemd whether the service still
@@ -61,10 +73,8 @@ _STATUS_HEADERS = ("●", "×", "Loaded:", "Active:", "Main PID:", "Docs:", "Pro
 _DATABASE_LOOK_AFTER_S = 10.0
 # After it, how often red5.log is looked at until it names the database its
 # webapp uses (a root shell each time, in the downtime), where it can say
-# something the file did not (_log_may_name_the_database).
+# something the file did not (service_looks.log_may_name_the_database).
 _LOG_EVERY_S = 2.0
-# The API versions of the releases known to log dbURL = ... (_DB_URL): 5.1.x.
-_LOGS_ITS_DATABASE = ("3.0",)
 
 
 # How long the API may answer 404 before start-service gives up on it. A Red5
@@ -83,34 +93,6 @@ _NOT_LOADED_AFTER_S = 20.0
 class _WebappNotLoaded(Exception):
     """The server answers, and its API has answered 404 for _NOT_LOADED_AFTER_S:
     the streammanager webapp did not load."""
-
-
-class _NewDatabaseUnusable(Exception):
-    """The new release's API is silent and the host cannot use the new database."""
-
-
-class _UsesAnotherDatabase(Exception):
-    """The new release's API is silent and its red5.log names a database other
-    than [new_database]: neither waiting nor a restart mends its file."""
-
-
-# What a stream manager may log as it starts: the database it uses (dbURL =
-# jdbc:mysql://<config.dbHost>:<config.dbPort>/cluster, FACTS §3 and §5). Only
-# 5.1.1's red5.log has it (amanaviral/red5pro:log/red5.log); 6.2.0's has none
-# (andrelsouto/red5:log/red5.log), and no later one is known to write it. So it
-# only confirms: the installed file is compared with [new_database] before the
-# start (facts audit 56a H1).
-_DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
-
-
-class _ControllerClassNotFound(Exception):
-    """The red5.log of this start says the webapp's cloud-controller bean's
-    class was not found: a restart loads the same jars, so neither waiting
-    nor a restart mends it. `line`: the log's line; `bean`: the class."""
-
-    def __init__(self, line: str, bean: str) -> None:
-        super().__init__(line)
-        self.line, self.bean = line, bean
 
 
 class _ApiAnswer(NamedTuple):
@@ -184,54 +166,6 @@ def _what_to_do_now(placeholder: str | None, *, runs: bool, not_loaded: bool,
     return "Nothing runs now: once the log's cause is fixed, try the step again"
 
 
-# Said where the new release's file names no database, or another than
-# [new_database]: the way back, and, for a service found running, the stop by
-# hand: a service found answering has read the file already, so that the
-# start that follows is runbook's, from the file it has just compared.
-_OR_ROLL_BACK = "; or roll back to the old stream manager"
-_STOP_IT = "Stop it (systemctl stop red5pro), "
-
-
-def _as_left(*, running: bool, answers: bool) -> str:
-    """How the service is, where the file's database is wrong: a service
-    found `running` (`answers`: its API answers) is left as it is."""
-    if not running:
-        return "runbook did not start the service"
-    return ("the red5pro service runs" + (" and its API answers" if answers else
-                                          ", its API not answering yet")
-            + "; runbook leaves it running")
-
-
-def _no_database_host(ctx: Ctx, host: str, *, running: bool, answers: bool) -> str:
-    """The file's config.dbHost is blank or the template's placeholder."""
-    path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-    state = _as_left(running=running, answers=answers)
-    # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
-    go_on = "rehearse again" if ctx.settings.rehearsal_throwaway else "go on with --resume"
-    if running:
-        return (f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
-                f"database to use; {state}. {_STOP_IT}then {go_on} and let the "
-                "properties step run (or set it there to the new database's host by hand "
-                f"and try this step again){_OR_ROLL_BACK}")
-    return (f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
-            f"with no database; {state}. The properties step ports it: stop, then {go_on} "
-            "and let that step run (or set it there to the new database's "
-            f"host by hand and try this step again){_OR_ROLL_BACK}")
-
-
-def _another_database_in_file(ctx: Ctx, named: str, where: Any, *, running: bool,
-                              answers: bool) -> str:
-    """The file names the database at `named`, not the new one, `where`."""
-    path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-    state = _as_left(running=running, answers=answers)
-    mend = (f"{_STOP_IT}set them there to" if running else "Set them there to")
-    return (f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
-            f"disagrees with the new database at {where.address} ([new_database] in "
-            f"{ctx.settings.source}); {state}. {mend} {where.host} and {where.port} (or, if "
-            f"{named} is the new database by another name, give that in [new_database]), then "
-            f"try the step again{', which starts it' if running else ''}{_OR_ROLL_BACK}")
-
-
 # What start-service's check finds of a service that runs: the reason to
 # restart it (None: none) and the check's answer.
 _Found: TypeAlias = "tuple[RestartReason | None, Check]"
@@ -247,40 +181,6 @@ class _ServiceEnded(Exception):
     def __init__(self, state: str) -> None:
         super().__init__(state)
         self.state = state
-
-
-# How closely /proc and `date` tell a file's time from a process's start: the
-# start is in clock ticks (a hundredth of a second on Linux).
-_PROC_SLACK_S = 0.02
-
-
-def written_after_start(now: float, changed: float, ran_for: float, *, slack: float) -> bool:
-    """Whether a file changed at `changed` may have been written after a
-    process that has run `ran_for` seconds started, as the host's clock says
-    `now`, each told to within `slack`: within it, the file counts as written
-    since (a restart too many costs seconds, one too few leaves the token
-    unread). In whole seconds (`ps -o etimes=`, `date +%s`) the slack is a
-    second: both are cut, so the start can read a second late."""
-    return changed >= now - ran_for - slack
-
-
-def _started_and_written(said: str, processes: int) -> tuple[float, float, float] | None:
-    """(now, the file's time, the oldest process's running time) from the
-    fine look's lines: `date +%s.%N`, the file's, /proc/uptime's first field,
-    CLK_TCK, then each process's start in ticks. None where any is missing
-    (no /proc, a date without %N, a process gone)."""
-    words = said.split()
-    if len(words) != 4 + processes:
-        return None
-    try:
-        now, changed, up = float(words[0]), float(words[1]), float(words[2])
-        tick = int(words[3])
-        starts = [int(word) for word in words[4:]]
-    except ValueError:
-        return None
-    if tick <= 0:
-        return None
-    return now, changed, up - min(starts) / tick
 
 
 def _while_it_boots(error: SMApiError) -> str:
@@ -495,50 +395,6 @@ class StartService(Red5Step):
                 "goes on from here). If the token is right, set the file's to it and try the "
                 f"step again, which restarts the service so that it reads it{back}")
 
-    async def _written_since_it_started(self, ctx: Ctx, pids: list[int]) -> bool:
-        """Whether the install's red5-web.properties was written since the
-        oldest of its server's processes `pids` started: a token or database
-        set there since is not read until a restart. False when that cannot
-        be told.
-
-        Told to a hundredth of a second where the host has /proc (a process's
-        start in clock ticks, the file's time in nanoseconds): in whole
-        seconds, a file written just before the start cannot be told from one
-        written just after, and either answer was wrong once (a fix read as
-        older, then a properties step's own write read as newer: a serving
-        release restarted for a wrong token in the shell)."""
-        if not pids:
-            return False
-        path = quote(f"{live_dir(ctx)}/{red5.PROPERTIES}")
-        told = await self._written_since_by_proc(ctx, path, pids)
-        if told is not None:
-            return told
-        return await self._written_since_in_seconds(ctx, path, pids)
-
-    async def _written_since_by_proc(self, ctx: Ctx, path: str, pids: list[int]) -> bool | None:
-        """The same, told from /proc and `date +%N`; None where the host
-        cannot tell it so."""
-        sudo = ctx.settings.host.sudo
-        fine = await ctx.probe(
-            f"date +%s.%N; {privileged_script(f'date -r {path} +%s.%N', sudo)}; "
-            "read up _ < /proc/uptime && echo \"$up\" && getconf CLK_TCK && "
-            f"for p in {' '.join(map(str, pids))}; do "
-            "sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20; done")
-        told = _started_and_written(fine.stdout, len(pids))
-        if told is None:
-            return None
-        return written_after_start(*told, slack=_PROC_SLACK_S)
-
-    async def _written_since_in_seconds(self, ctx: Ctx, path: str, pids: list[int]) -> bool:
-        """The same, told in whole seconds (`ps -o etimes=`, `stat %Y`)."""
-        written = privileged_script(f"stat -L -c %Y -- {path}", ctx.settings.host.sudo)
-        found = await ctx.probe(f"date +%s; {written}; ps -o etimes= -p "
-                                f"{','.join(map(str, pids))}")
-        numbers = [int(word) for word in found.stdout.split() if word.isdigit()]
-        if len(numbers) < 3:
-            return False
-        return written_after_start(numbers[0], numbers[1], max(numbers[2:]), slack=1)
-
     async def _ask_api_unless_refused(self, ctx: Ctx,
                                       errors: list[SMApiError]) -> _ApiAnswer | None:
         """The API if it answers, before a restart: a refusal of the token is
@@ -576,7 +432,7 @@ class StartService(Red5Step):
         try:
             answer = await self._ask_api(ctx, errors)
         except _TokenRefused:
-            if not await self._written_since_it_started(ctx, our_pids):
+            if not await written_since_it_started(ctx, our_pids):
                 raise  # a restart would read the same file: the step fails, saying why
             # It read its token as it started: only a restart reads the new one.
             return RestartReason.TOKEN_REFUSED, Check(
@@ -603,8 +459,8 @@ class StartService(Red5Step):
         # it may use the database the file named at its start (the operator
         # fixed the file and left it up).
         if self.side == "new" and \
-                await self._prove_the_file_names_the_new_database(ctx, running=True) and \
-                await self._written_since_it_started(ctx, our_pids):
+                await prove_the_file_names_the_new_database(ctx, running=True) and \
+                await written_since_it_started(ctx, our_pids):
             return RestartReason.FILE_CHANGED_SINCE_START, Check(
                 False, "the service answers, but it started before its "
                 f"{red5.PROPERTIES_NAME} last changed: it may use the database the file "
@@ -629,7 +485,7 @@ class StartService(Red5Step):
                                           our_pids: list[int]) -> _Found:
         """The API does not answer (`errors`: what it said instead): why the
         service is to be restarted, or, booting still, under way."""
-        if self.side == "new" and await self._written_since_it_started(ctx, our_pids):
+        if self.side == "new" and await written_since_it_started(ctx, our_pids):
             # It read its database as it started, and the file has changed
             # since (review 56d F2): `systemctl start` would leave it on the
             # database it read, to answer there as the new stream manager.
@@ -654,7 +510,7 @@ class StartService(Red5Step):
         # What it answers instead, said (re-trial: "does not answer yet"
         # alone, of a webapp that did not load).
         answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
-        age = await self._seconds_running(ctx, our_pids)
+        age = await seconds_running(ctx, our_pids)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
@@ -667,17 +523,6 @@ class StartService(Red5Step):
 
     async def _service_active(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
-
-    def _log_may_name_the_database(self, ctx: Ctx, *, file_proven: bool) -> bool:
-        """Whether red5.log is worth reading for the database this start uses:
-        only a release known to log it (5.1.1; 6.2.0's log has no dbURL line,
-        facts audit 56a H1), and not for a start runbook made from a file it
-        had just found naming [new_database] (`file_proven`), which the line
-        would only repeat. A service found running may have read the file
-        before it was put right: there the line is what tells."""
-        if red5.api_version(ctx.facts.new_version) not in _LOGS_ITS_DATABASE:
-            return False
-        return not (file_proven and ctx.facts.scratch.red5_log_start_offset is not None)
 
     async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
                             file_proven: bool = False) -> _ApiAnswer | None:
@@ -693,173 +538,6 @@ class StartService(Red5Step):
             return None
         return answer
 
-    async def _log_names_a_class_not_found(self, ctx: Ctx) -> bool:
-        """Whether the red5.log of this start has any ClassNotFoundException
-        line (cheap: the log is not read back)."""
-        found = await ctx.probe(privileged_script(
-            self._this_starts_log(ctx, "grep -a -q 'ClassNotFoundException'"),
-            ctx.settings.host.sudo))
-        return found.ok
-
-    async def _active_controller_class(self, ctx: Ctx) -> str | None:
-        """The class of the install's active cloud-controller bean, as its
-        applicationContext.xml names it (None where it cannot be read)."""
-        context = quote(f"{live_dir(ctx)}/{red5.APP_CONTEXT}")
-        xml = await ctx.probe(root(ctx, f"cat -- {context}"))
-        return red5.active_controller(xml.stdout) if xml.ok else None
-
-    async def _raise_if_the_class_not_found(self, ctx: Ctx, controller_class: str) -> None:
-        """_ControllerClassNotFound when the red5.log of this start says the
-        class of the install's active cloud-controller bean was not found (a
-        jar holding no controller passes preflight with a warning, trial 58).
-        Only that class's ClassNotFoundException: the line's other words are
-        not in the sources (data README), and another class's may be
-        harmless. The bean's own line is looked for, however many others come
-        first (review 59c L4: only the first five were read); one line at
-        most comes back."""
-        # The class's name, a whole word, in grep's extended syntax.
-        named = re.sub(r"([.$])", r"\\\1", controller_class)
-        wanted = f"ClassNotFoundException:[[:space:]]*{named}([^[:alnum:]_$.]|$)"
-        found = await ctx.probe(privileged_script(
-            self._this_starts_log(ctx, f"grep -a -m 1 -E {quote(wanted)}"),
-            ctx.settings.host.sudo))
-        for line in (line.strip() for line in found.stdout.splitlines()):
-            if re.search(rf"ClassNotFoundException:\s*{re.escape(controller_class)}\b", line):
-                raise _ControllerClassNotFound(line, controller_class)
-
-    def _this_starts_log(self, ctx: Ctx, pipe: str) -> str:
-        """The shell pipeline that passes the red5.log of the last start
-        (from red5_log_start_offset; the whole log where it is not known, or
-        where it was rotated since and is smaller) through `pipe`."""
-        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
-        since = ctx.facts.scratch.red5_log_start_offset or 0
-        return (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
-                f"-- {log}; else cat -- {log}; fi | {pipe}")
-
-    async def _look_at_the_database(self, ctx: Ctx, *, read_log: bool) -> Any:
-        """_NewDatabaseUnusable when the host cannot log in to the new
-        database; _UsesAnotherDatabase when the red5.log of this start names another one
-        (looked for only where `read_log`). The new database's login when its
-        log names none yet, for a later look (None once it named the new one,
-        or where it is not read)."""
-        from steps import database
-
-        try:
-            where = await database.login(ctx)
-        except StepFailed as exc:
-            raise _NewDatabaseUnusable(str(exc)) from None
-        named = await self._logs_the_database(ctx, where) if read_log else True
-        try:
-            await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
-                                                                port=where.port))
-        except StepFailed as exc:
-            raise _NewDatabaseUnusable(str(exc)) from None
-        return None if named else where
-
-    async def _logs_the_database(self, ctx: Ctx, where: Any) -> bool:
-        """Whether the red5.log of this start names the database it uses
-        (False while it names none); _UsesAnotherDatabase when that is not the new
-        database `where`."""
-        used = await self._database_logged(ctx)
-        if used is None:
-            return False
-        # As F11's comparison: loopback names alike, case and a trailing dot aside.
-        if same_database(used[0], used[1], where.host, where.port):
-            return True
-        if ctx.facts.scratch.red5_log_start_offset is None and \
-                await self._file_names_now(ctx, where):
-            # A start runbook did not make, read from the top: the line can be
-            # an earlier start's, from before the file was put right and the
-            # service restarted by hand. This start's is waited for; one that
-            # read the file before the fix never answers, and the restart
-            # after the limit reads it.
-            return False
-        raise _UsesAnotherDatabase(
-            self._another_database_words(ctx, f"{used[0]}:{used[1]}", where))
-
-    async def _file_names_now(self, ctx: Ctx, where: Any) -> bool:
-        """Whether config.dbHost and config.dbPort of the install's file name
-        the new database `where` now (False when they cannot be read)."""
-        written = await self._database_in_file(ctx)
-        if written is None:
-            return False
-        host, port = live_address(written)
-        return same_database(host, port, where.host, where.port)
-
-    async def _database_in_file(self, ctx: Ctx) -> dict[str, str] | None:
-        """config.dbHost and config.dbPort as the install's red5-web.properties
-        gives them (a key it lacks is left out); None when the file cannot be
-        read."""
-        import javaproperties  # here: only a start asks, and start-up need not load it
-
-        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        keys = quote(r"^[[:space:]]*config\.db(Host|Port)[[:space:]=:]")
-        # grep: 0 found, 1 none found (the file has neither key), else unread.
-        script = f"grep -E {keys} -- {quote(path)}; s=$?; [ $s -le 1 ] && echo '#read'"
-        found = await ctx.probe(privileged_script(script, ctx.settings.host.sudo))
-        if not found.ok or "#read" not in found.stdout:
-            return None
-        return dict(javaproperties.loads(found.stdout))
-
-    async def _prove_the_file_names_the_new_database(self, ctx: Ctx, *, running: bool = False,
-                                                     answers: bool = True) -> bool:
-        """Whether the new release's red5-web.properties names [new_database]
-        (False when it cannot be read). A webapp started on another database
-        that answers loads on it and its API answers, and of the releases
-        whose red5.log the sources show only 5.1.1 says which database it
-        uses (facts audit 56a H1): once started, a wrong one is not seen.
-        StepFailed when the file names another: before a start, nothing
-        started; for a service found `running` (started by hand; `answers`:
-        its API answers), it is left running as it is. Nothing is said when
-        the file cannot be read (the wait that follows reports what the
-        server says)."""
-        from runbook.properties.codec import has_placeholder
-        from steps import database
-
-        written = await self._database_in_file(ctx)
-        if written is None:
-            return False
-        host, port = live_address(written)
-        if not host or has_placeholder(host):
-            raise StepFailed(_no_database_host(ctx, host, running=running, answers=answers))
-        where = await database.login(ctx)
-        if port is not None and same_database(host, port, where.host, where.port):
-            return True
-        named = f"{host}:{port}" if port is not None else \
-            f"{host} (config.dbPort={written.get('config.dbPort', '').strip()})"
-        raise StepFailed(_another_database_in_file(ctx, named, where, running=running,
-                                                   answers=answers))
-
-    async def _log_size(self, ctx: Ctx) -> int:
-        """The size of red5.log now (0 when it is not there yet)."""
-        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
-        found = await ctx.probe(root(ctx, f"stat -L -c %s -- {log}"))
-        size = found.stdout.strip()
-        return int(size) if found.ok and size.isdigit() else 0
-
-    async def _database_logged(self, ctx: Ctx) -> tuple[str, int] | None:
-        """The database (host, port) the red5.log of the last start names in
-        its dbURL line; None when it has written none yet."""
-        # A log rotated since is smaller than the offset: read it whole.
-        read = self._this_starts_log(ctx, "grep -a -o 'dbURL = jdbc:mysql://[^/]*/' | tail -n 1")
-        found = await ctx.probe(privileged_script(read, ctx.settings.host.sudo))
-        match = _DB_URL.search(found.stdout) if found.ok else None
-        if match is None:
-            return None
-        # The driver's default port where the URL gives none.
-        return match.group(1).strip("[]"), int(match.group(2) or DEFAULT_PORT)
-
-    def _another_database_words(self, ctx: Ctx, used: str, where: Any) -> str:
-        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        return (f"the new stream manager uses the database at {used} (its {red5.SERVICE_LOG} "
-                f"says dbURL = jdbc:mysql://{used}/cluster), not the new database at "
-                f"{where.address} ([new_database] in {ctx.settings.source}): config.dbHost and "
-                f"config.dbPort in {path} disagree with [new_database], which neither waiting "
-                f"nor a restart mends. Set them there to {where.host} and {where.port} (or, if "
-                f"{used} is the new database by another name, give that in [new_database]), "
-                "then try the step again, which restarts the service; or roll back to the old "
-                "stream manager")
-
     async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
                              not_loaded: bool = False,
                              too_slow: tuple[red5.StartLimit, float] | None = None
@@ -873,7 +551,7 @@ class StartService(Red5Step):
         said = await self._show_the_logs_end(ctx, log)
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
         runs = await self._record_whether_it_runs(ctx)
-        placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
+        placeholder = await database_host_unset(ctx) if self.side == "new" else None
         if placeholder is None and too_slow is not None and not runs:
             # No line of the log quoted: its last is the stop systemd asked
             # for, which an operator read as the cause (trial 60, F14).
@@ -895,7 +573,7 @@ class StartService(Red5Step):
         return said[0] if said else "(nothing)"
 
     async def _fail_controller_class_missing(self, ctx: Ctx,
-                                             cannot: _ControllerClassNotFound) -> NoReturn:
+                                             cannot: ControllerClassNotFound) -> NoReturn:
         """Fail at once for a webapp whose controller class was not found:
         the log's line, and where the jar goes."""
         await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
@@ -908,22 +586,6 @@ class StartService(Red5Step):
             f"mends it: {live_dir(ctx)}/{red5.SERVICE_LOG} says {cannot.line}. {runs}. Put the "
             f"cloud controller jar that holds {cannot.bean} in {lib}, then try the step again, "
             f"which restarts the service{back}")
-
-    async def _database_host_unset(self, ctx: Ctx) -> str | None:
-        """What the install's config.dbHost says, when it is still the
-        template's placeholder (the properties step skipped, say); else None."""
-        import javaproperties  # here: only a failure asks, and start-up need not load it
-
-        from runbook.properties.codec import has_placeholder
-
-        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        line = quote(r"^[[:space:]]*config\.dbHost[[:space:]=:]")
-        found = await ctx.probe(root(ctx, f"grep -m 1 -E {line} -- {quote(path)}"))
-        value = dict(javaproperties.loads(found.stdout)).get("config.dbHost") \
-            if found.ok else None
-        if value is None or not (value == "" or has_placeholder(value)):
-            return None
-        return f"config.dbHost in {path} is still {value or 'blank'}"
 
     async def _systemctl(self, ctx: Ctx, verb: str) -> None:
         """systemctl start or restart; where systemd refuses, the step says what
@@ -942,7 +604,7 @@ class StartService(Red5Step):
         why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
             or [result.last_error_line() or f"exit status {result.exit_status}"]
         failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
-        limit = await self._start_limit_ran_out(ctx, took)
+        limit = await start_limit_ran_out(ctx, took)
         if limit is not None:
             # Still loading when jsvc's -wait, or systemd's start timeout,
             # ran out (review 59c L5, 60c F11): no cause in red5.log to send
@@ -952,33 +614,6 @@ class StartService(Red5Step):
         # start when the JVM does, facts audit 59b M1), what it logged is why:
         # the same account as for a server that exits after the start.
         await self._fail_with_log(ctx, failed)
-
-    async def _start_limit_ran_out(self, ctx: Ctx, took: float) -> red5.StartLimit | None:
-        """The limit of the unit's start (red5.start_limit: jsvc's -wait,
-        which gives up about 10 s past its seconds, or systemd's start
-        timeout, whichever ends first), where a failed start took at least
-        that long and this start's red5.log has no ERROR line: the server was
-        still loading when the start gave up. None otherwise (a server that
-        ended on its own is said by its log)."""
-        unit = await ctx.probe(root(ctx, f"cat -- {quote(ctx.settings.unit_file)}"))
-        # The timeout in effect, drop-ins and all; the file's where systemd
-        # gives none (review 61b, F8).
-        shown = await ctx.probe(root(ctx, "systemctl show -p TimeoutStartUSec red5pro"))
-        limit = red5.start_limit(unit.stdout, shown.stdout if shown.ok else "") \
-            if unit.ok else None
-        if limit is None or took < limit.seconds:
-            return None
-        errors = await ctx.probe(privileged_script(
-            self._this_starts_log(ctx, "grep -a -q ' ERROR '"), ctx.settings.host.sudo))
-        return None if errors.ok else limit
-
-    async def _seconds_running(self, ctx: Ctx, pids: list[int]) -> int | None:
-        """How long the oldest of this install's `pids` has run, in seconds."""
-        if not pids:
-            return None
-        result = await ctx.probe("ps -o etimes= -p " + ",".join(map(str, pids)))
-        ages = [int(word) for word in result.stdout.split() if word.isdigit()]
-        return max(ages) if ages else None
 
     async def _record_whether_it_runs(self, ctx: Ctx) -> bool:
         """Whether the service runs, as a failure of this step leaves it: on
@@ -1064,14 +699,14 @@ class StartService(Red5Step):
         restarting = reason is not None
         limit = ctx.settings.timeouts.service_start
         # A service an earlier attempt started has had part of its time already.
-        waited = 0 if restarting else (await self._seconds_running(ctx, our_pids) or 0)
+        waited = 0 if restarting else (await seconds_running(ctx, our_pids) or 0)
         # Before anything starts: nothing to undo.
         # A service found running has read its file (review 56d F2): the
         # mend is to stop it, as `systemctl start` leaves it as it is.
-        file_proven = self.side == "new" and await self._prove_the_file_names_the_new_database(
+        file_proven = self.side == "new" and await prove_the_file_names_the_new_database(
             ctx, running=bool(our_pids), answers=False)
         if restarting or not our_pids:  # what an earlier start logged is not this one's
-            ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
+            ctx.facts.scratch.red5_log_start_offset = await log_size(ctx)
         else:  # found running: where its start's lines begin is not known
             ctx.facts.scratch.red5_log_start_offset = None
         await self._systemctl(ctx, "restart" if restarting else "start")
@@ -1100,16 +735,16 @@ class StartService(Red5Step):
             await self._fail_with_log(ctx, "the server answers, but its API has answered "
                                       f"HTTP 404 for {_NOT_LOADED_AFTER_S:g}s: the "
                                       "streammanager webapp did not load", not_loaded=True)
-        except _NewDatabaseUnusable as missing:
+        except NewDatabaseUnusable as missing:
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {missing}. "
                              f"{await self._what_runs_now(ctx)}") from None
-        except _UsesAnotherDatabase as wrong:
+        except UsesAnotherDatabase as wrong:
             # Restarted at once when tried again: it reads its file only as it starts.
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {wrong}. "
                              f"{await self._what_runs_now(ctx)}") from None
-        except _ControllerClassNotFound as cannot:
+        except ControllerClassNotFound as cannot:
             # Restarted at once when tried again: its webapp answers 404, which
             # the check finds (it loads its jars only as it starts).
             await self._fail_controller_class_missing(ctx, cannot)
@@ -1132,7 +767,7 @@ class StartService(Red5Step):
             whole = ctx.settings.timeouts.service_start
             ctx.info(f"the service runs but its API has not answered in {whole:g}s: "
                      "restarting it once")
-            ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
+            ctx.facts.scratch.red5_log_start_offset = await log_size(ctx)
             await self._systemctl(ctx, "restart")
             last_wait = len(errors)
             answer = await self._wait_for_api(ctx, whole, errors, file_proven=file_proven)
@@ -1228,7 +863,7 @@ class _ApiWait:
         self.said: set[str] = set()
         self.database_looked = step.side != "new"  # the way back's old release uses the old one
         self.read_log = not self.database_looked and \
-            step._log_may_name_the_database(ctx, file_proven=file_proven)
+            log_may_name_the_database(ctx, file_proven=file_proven)
         # The new database's login, once looked at; until the red5.log of this
         # start names the database it uses, it is looked at again (a server
         # logs it as its webapp loads, which can be later than the first look).
@@ -1267,7 +902,7 @@ class _ApiWait:
         return None
 
     async def _look_for_the_controller_class_not_found(self) -> None:
-        """_ControllerClassNotFound, every _LOG_EVERY_S, where red5.log says
+        """ControllerClassNotFound, every _LOG_EVERY_S, where red5.log says
         the active bean's class was not found. Until the bean is known, only
         whether any such line is there: applicationContext.xml is read once
         one is."""
@@ -1277,28 +912,28 @@ class _ApiWait:
             return
         self.class_looked = time.monotonic()
         if not self.controller_class_read:
-            if not await self.step._log_names_a_class_not_found(ctx):
+            if not await log_names_a_class_not_found(ctx):
                 return
-            self.controller_class = await self.step._active_controller_class(ctx)
+            self.controller_class = await active_controller_class(ctx)
             self.controller_class_read = True
         if self.controller_class is not None:
-            await self.step._raise_if_the_class_not_found(ctx, self.controller_class)
+            await raise_if_the_class_not_found(ctx, self.controller_class)
 
     async def _look_at_the_database_in_use(self) -> None:
         """Once the API has been silent _DATABASE_LOOK_AFTER_S, the new
-        database is looked at (_NewDatabaseUnusable, _UsesAnotherDatabase);
+        database is looked at (NewDatabaseUnusable, UsesAnotherDatabase);
         then, every _LOG_EVERY_S, red5.log, until it names the new one."""
         if not self.database_looked and time.monotonic() - self.began >= _DATABASE_LOOK_AFTER_S:
             # A release that cannot reach its database does not come up by
             # waiting, nor by a restart (operator trial: two whole waits).
             self.database_looked = True
-            self.new_database = await self.step._look_at_the_database(self.ctx,
+            self.new_database = await look_at_the_database(self.ctx,
                                                                       read_log=self.read_log)
             self.log_looked = time.monotonic()
         elif self.new_database is not None and \
                 time.monotonic() - self.log_looked >= _LOG_EVERY_S:
             self.log_looked = time.monotonic()
-            if await self.step._logs_the_database(self.ctx, self.new_database):
+            if await logs_the_database(self.ctx, self.new_database):
                 self.new_database = None  # it names the new one: nothing more to look for
 
     def _say_what_it_answers(self, heard: SMApiError | None) -> None:

@@ -240,7 +240,8 @@ async def test_a_file_naming_another_database_that_answers_fails_the_step_before
     assert seen["pid"] is None and "starting from" not in str(seen["log"]), seen
 
 
-async def test_the_logged_database_is_compared_as_same_database_compares_it() -> None:
+async def test_the_logged_database_is_compared_as_same_database_compares_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Review 54b M2: the host red5.log's dbURL names was compared with
     [new_database]'s as an exact string, so a healthy start whose file says
     localhost where the config says 127.0.0.1 (or db.example. with a trailing
@@ -249,7 +250,8 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
     from types import SimpleNamespace
     from typing import Any
 
-    from steps.start_service import StartService, _UsesAnotherDatabase
+    from steps import service_looks
+    from steps.service_looks import UsesAnotherDatabase
 
     ctx: Any = SimpleNamespace(settings=SimpleNamespace(install_dir="/usr/local",
                                                         source="/c.toml"),
@@ -257,14 +259,12 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
                                    red5_log_start_offset=0)))
 
     async def check(logged: tuple[str, int], host: str, port: int) -> bool:
-        step = StartService()
-
         async def read(_ctx: Any) -> tuple[str, int]:
             return logged
 
-        step._database_logged = read  # type: ignore[method-assign]
+        monkeypatch.setattr(service_looks, "database_logged", read)
         where = SimpleNamespace(host=host, port=port, address=f"{host}:{port}")
-        return await step._logs_the_database(ctx, where)
+        return await service_looks.logs_the_database(ctx, where)
 
     assert await check(("localhost", 3306), "127.0.0.1", 3306)
     assert await check(("db.example.", 3306), "DB.example", 3306)
@@ -272,7 +272,7 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
     for logged in (("127.0.0.3", 3306), ("db.example", 3307)):
         try:
             await check(logged, "db.example" if logged[1] == 3307 else "127.0.0.4", 3306)
-        except _UsesAnotherDatabase:
+        except UsesAnotherDatabase:
             continue
         raise AssertionError(f"{logged} was taken for the new database")
 
@@ -551,12 +551,12 @@ def test_red5_log_is_read_for_the_database_only_where_it_can_say_what_the_file_d
     from types import SimpleNamespace
     from typing import Any
 
-    from steps.start_service import StartService
+    from steps.service_looks import log_may_name_the_database
 
     def reads(version: str, *, proven: bool, offset: int | None) -> bool:
         ctx: Any = SimpleNamespace(facts=SimpleNamespace(
             new_version=version, scratch=SimpleNamespace(red5_log_start_offset=offset)))
-        return StartService()._log_may_name_the_database(ctx, file_proven=proven)
+        return log_may_name_the_database(ctx, file_proven=proven)
 
     assert reads("5.1.1.b236", proven=False, offset=0)  # the file could not be read
     assert reads("5.1.1.b236", proven=True, offset=None)  # found running: read before the fix?

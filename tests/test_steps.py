@@ -2386,7 +2386,7 @@ def test_a_file_written_in_the_second_a_service_started_counts_as_written_after_
     100.95 s; looked at at 102.1 s, `date +%s` says 102 and ps 1 s of running
     time: the start reads as 101, and the fix (100) as older, so start-service
     refused the restart that would read it (test_faults failed so under load)."""
-    from steps.start_service import _started_and_written, written_after_start
+    from steps.service_looks import _started_and_written, written_after_start
 
     assert written_after_start(102, 100, 1, slack=1)
     assert written_after_start(102, 101, 1, slack=1)
