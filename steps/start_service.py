@@ -1,5 +1,13 @@
 """start-service, and the way back's start (steps/rollback.py StartOld): start a
-release's service and prove that the stream manager answering is that release."""
+release's service and prove that the stream manager answering is that release.
+
+Its check finds the service stopped (the run starts it), serving (done), or
+running and not serving: then it names the reason to restart it
+(Red5Facts.restart_reason), or finds it still booting. Its run starts or
+restarts the service and waits for the API (_ApiWait), looking meanwhile at
+what says that waiting will not help: red5.log, the new database, systemd
+(steps/service_looks.py reads the host). A start that fails shows red5.log's
+last lines and says what to do next."""
 
 from __future__ import annotations
 
@@ -57,6 +65,85 @@ from steps.service_looks import (
 )
 from steps.waiting import POLL_S, GaveUp, wait_until
 
+# --- which release serves: the new one, or the old one on the way back --------
+
+# Which release a step serves: the new one (the way forward) or the old one
+# (the way back, steps/rollback.py).
+Side: TypeAlias = Literal["new", "old"]
+
+
+def _other_side(side: Side) -> Side:
+    return "old" if side == "new" else "new"
+
+
+async def _tree_of(ctx: Ctx, side: Side) -> str | None:
+    return await (new_tree if side == "new" else old_tree)(ctx)
+
+
+def release_of(ctx: Ctx, side: Side) -> str | None:
+    """The release installed on `side`."""
+    return ctx.facts.new_version if side == "new" else ctx.facts.live_version
+
+
+def api_version_of(p: AnyContext, side: Side) -> str | None:
+    """The API version the release on `side` serves."""
+    return expected_api_version(p) if side == "new" else old_api_version(p)
+
+
+def expected_api_version(p: AnyContext) -> str | None:
+    """The API version the new release serves: the config's word, else Red5's table."""
+    return p.settings.new_api_version or red5.api_version(p.facts.new_version)
+
+
+def old_api_version(p: AnyContext) -> str | None:
+    """The API the old release serves: Red5's table's (FACTS section 2.1),
+    else the version preflight heard where the table names none. Not what
+    preflight heard first: an earlier run's preflight heard another stream
+    manager's 4.0 from a 6.2.0 install, and the way back then took "a process
+    runs from the old install" and "API 4.0 answers" for the old release
+    answering (trial 54)."""
+    return red5.api_version(p.facts.live_version) or p.facts.api_version
+
+
+async def servers_of(ctx: Ctx, side: Side) -> tuple[list[int], list[int]]:
+    """PIDs running from the other install and from `side`'s, from one
+    listing: each listing is a root shell walking /proc, in the downtime."""
+    other, tree = await _tree_of(ctx, _other_side(side)), await _tree_of(ctx, side)
+    listing = await java_processes(ctx)
+    return ([proc.pid for proc in running_from(listing, other)],
+            [proc.pid for proc in running_from(listing, tree)])
+
+
+def other_runs(side: Side, pids: list[int]) -> Check:
+    """The other side's server runs: on the way back, the new release's
+    (review: the check called it the old server)."""
+    return Check(False, f"the {_other_side(side)} server (pid {', '.join(map(str, pids))}) "
+                 "still runs")
+
+
+async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
+    """The answering stream manager `api` is the release on `side`: nothing
+    runs from the other install, something runs from this one, the live
+    folder is this tree, and the API speaks this release's version."""
+    (other, ours), live = await asyncio.gather(servers_of(ctx, side),
+                                               folder_id(ctx, live_dir(ctx)))
+    if other:
+        return other_runs(side, other)
+    tree = await _tree_of(ctx, side)
+    if tree is None or live != tree:
+        return Check(False, f"{live_dir(ctx)} is not the {side} release")
+    if not ours:
+        return Check(False, f"no java process runs from the {side} install")
+    want = api_version_of(ctx, side)
+    if want is not None and api.version != want:
+        return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
+                     f"{release_of(ctx, side)} speaks {want}")
+    return Check(True, f"API {api.version} answers from the {side} install "
+                 f"({release_of(ctx, side)})")
+
+
+# --- how long start-service waits, and for what -------------------------------
+
 # How often a wait for the API also asks systemd whether the service still
 # runs: a server that exits as it boots is seen within this, not at the limit.
 _SYSTEMD_EVERY_S = 0.25
@@ -90,10 +177,7 @@ _LOG_EVERY_S = 2.0
 _NOT_LOADED_AFTER_S = 20.0
 
 
-class _WebappNotLoaded(Exception):
-    """The server answers, and its API has answered 404 for _NOT_LOADED_AFTER_S:
-    the streammanager webapp did not load."""
-
+# --- what a look finds, and what ends a wait short ----------------------------
 
 class _ApiAnswer(NamedTuple):
     """The API answering, and what it answered first: its cloud controller
@@ -101,6 +185,73 @@ class _ApiAnswer(NamedTuple):
 
     api: Any
     controller: str
+
+
+# What start-service's check finds of a service that runs: the reason to
+# restart it (None: none) and the check's answer.
+_Found: TypeAlias = "tuple[RestartReason | None, Check]"
+
+
+class _TokenRefused(StepFailed):
+    """The stream manager a service step started answers HTTP 401 to the token."""
+
+
+class _ServiceEnded(Exception):
+    """systemd says the service is gone while start-service waits for it."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+class _WebappNotLoaded(Exception):
+    """The server answers, and its API has answered 404 for _NOT_LOADED_AFTER_S:
+    the streammanager webapp did not load."""
+
+
+# --- what start-service says --------------------------------------------------
+
+# What the plan says of why the service is restarted, unless its API answers
+# by the time the operator confirms (FILE_CHANGED_SINCE_START: at once).
+_WHY_RESTARTED = {
+    RestartReason.TOKEN_REFUSED: "the service refuses the API token, and it reads its "
+                                 "rest.administratorToken only as it starts",
+    RestartReason.WEBAPP_NOT_LOADED: "the service runs and its streammanager webapp did not "
+                                     "load (its API answers HTTP 404), which only a restart "
+                                     "changes",
+    # Inferred, not in the sources (data README): a webapp that failed to
+    # load is not known to retry on its own.
+    RestartReason.STARTED_WITHOUT_DATABASE: "the service started while its database could "
+                                            "not be reached, and its webapp is not known to "
+                                            "load later without a restart",
+    RestartReason.HUNG: "the service has run longer than the limit without its API answering",
+}
+
+
+# What the exit lines say of the release's service (Red5Facts.left_running,
+# or way_back_left_running for the old one), as its start step last looked,
+# or could not look.
+def _left_running_not_known(side: str, step: str) -> str:
+    return f"whether the {side} release's service runs is not known: {step} ended before it looked"
+
+
+def _left_running_unanswering(side: str) -> str:
+    return f"the {side} release's service runs and does not serve"
+
+
+def _while_it_boots(error: SMApiError) -> str:
+    """What the API answered, said while the service boots. A refused
+    connection is a boot under way; a 404 is not: a Red5 server opens its
+    HTTP port only once Tomcat has started its webapps, so the container's
+    404 means the streammanager webapp did not load (facts audit 59b, H1: the
+    rehearsal's answered 404 while loading, and this said "as while the
+    webapp loads")."""
+    if error.status == 404:
+        where = f" at {error.where}" if isinstance(error, NoApiServed) else ""
+        return (f"the server answers{where}, but serves no Stream Manager API (HTTP 404): its "
+                "streammanager webapp did not load (while a server boots, its port refuses "
+                "connections)")
+    return str(error)
 
 
 def _failing_since_its_first_500(errors: list[SMApiError]) -> bool:
@@ -166,126 +317,6 @@ def _what_to_do_now(placeholder: str | None, *, runs: bool, not_loaded: bool,
     return "Nothing runs now: once the log's cause is fixed, try the step again"
 
 
-# What start-service's check finds of a service that runs: the reason to
-# restart it (None: none) and the check's answer.
-_Found: TypeAlias = "tuple[RestartReason | None, Check]"
-
-
-class _TokenRefused(StepFailed):
-    """The stream manager a service step started answers HTTP 401 to the token."""
-
-
-class _ServiceEnded(Exception):
-    """systemd says the service is gone while start-service waits for it."""
-
-    def __init__(self, state: str) -> None:
-        super().__init__(state)
-        self.state = state
-
-
-def _while_it_boots(error: SMApiError) -> str:
-    """What the API answered, said while the service boots. A refused
-    connection is a boot under way; a 404 is not: a Red5 server opens its
-    HTTP port only once Tomcat has started its webapps, so the container's
-    404 means the streammanager webapp did not load (facts audit 59b, H1: the
-    rehearsal's answered 404 while loading, and this said "as while the
-    webapp loads")."""
-    if error.status == 404:
-        where = f" at {error.where}" if isinstance(error, NoApiServed) else ""
-        return (f"the server answers{where}, but serves no Stream Manager API (HTTP 404): its "
-                "streammanager webapp did not load (while a server boots, its port refuses "
-                "connections)")
-    return str(error)
-
-
-# Which release a step serves: the new one (the way forward) or the old one
-# (the way back, steps/rollback.py).
-Side: TypeAlias = Literal["new", "old"]
-
-
-def _other_side(side: Side) -> Side:
-    return "old" if side == "new" else "new"
-
-
-async def _tree_of(ctx: Ctx, side: Side) -> str | None:
-    return await (new_tree if side == "new" else old_tree)(ctx)
-
-
-def release_of(ctx: Ctx, side: Side) -> str | None:
-    """The release installed on `side`."""
-    return ctx.facts.new_version if side == "new" else ctx.facts.live_version
-
-
-def api_version_of(p: AnyContext, side: Side) -> str | None:
-    """The API version the release on `side` serves."""
-    return expected_api_version(p) if side == "new" else old_api_version(p)
-
-
-async def servers_of(ctx: Ctx, side: Side) -> tuple[list[int], list[int]]:
-    """PIDs running from the other install and from `side`'s, from one
-    listing: each listing is a root shell walking /proc, in the downtime."""
-    other, tree = await _tree_of(ctx, _other_side(side)), await _tree_of(ctx, side)
-    listing = await java_processes(ctx)
-    return ([proc.pid for proc in running_from(listing, other)],
-            [proc.pid for proc in running_from(listing, tree)])
-
-
-def other_runs(side: Side, pids: list[int]) -> Check:
-    """The other side's server runs: on the way back, the new release's
-    (review: the check called it the old server)."""
-    return Check(False, f"the {_other_side(side)} server (pid {', '.join(map(str, pids))}) "
-                 "still runs")
-
-
-async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
-    """The answering stream manager `api` is the release on `side`: nothing
-    runs from the other install, something runs from this one, the live
-    folder is this tree, and the API speaks this release's version."""
-    (other, ours), live = await asyncio.gather(servers_of(ctx, side),
-                                               folder_id(ctx, live_dir(ctx)))
-    if other:
-        return other_runs(side, other)
-    tree = await _tree_of(ctx, side)
-    if tree is None or live != tree:
-        return Check(False, f"{live_dir(ctx)} is not the {side} release")
-    if not ours:
-        return Check(False, f"no java process runs from the {side} install")
-    want = api_version_of(ctx, side)
-    if want is not None and api.version != want:
-        return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
-                     f"{release_of(ctx, side)} speaks {want}")
-    return Check(True, f"API {api.version} answers from the {side} install "
-                 f"({release_of(ctx, side)})")
-
-
-# What the exit lines say of the release's service (Red5Facts.left_running,
-# or way_back_left_running for the old one), as its start step last looked,
-# or could not look.
-def _left_running_not_known(side: str, step: str) -> str:
-    return f"whether the {side} release's service runs is not known: {step} ended before it looked"
-
-
-def _left_running_unanswering(side: str) -> str:
-    return f"the {side} release's service runs and does not serve"
-
-
-# What the plan says of why the service is restarted, unless its API answers
-# by the time the operator confirms (FILE_CHANGED_SINCE_START: at once).
-_WHY_RESTARTED = {
-    RestartReason.TOKEN_REFUSED: "the service refuses the API token, and it reads its "
-                                 "rest.administratorToken only as it starts",
-    RestartReason.WEBAPP_NOT_LOADED: "the service runs and its streammanager webapp did not "
-                                     "load (its API answers HTTP 404), which only a restart "
-                                     "changes",
-    # Inferred, not in the sources (data README): a webapp that failed to
-    # load is not known to retry on its own.
-    RestartReason.STARTED_WITHOUT_DATABASE: "the service started while its database could "
-                                            "not be reached, and its webapp is not known to "
-                                            "load later without a restart",
-    RestartReason.HUNG: "the service has run longer than the limit without its API answering",
-}
-
-
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
@@ -297,6 +328,8 @@ class StartService(Red5Step):
         "Starts the service with systemctl and waits until the Stream Manager API answers "
         "from the new install, speaking the new release's API version."
     )
+    # Which release must answer (StartOld: the old one).
+    side: Side = "new"
 
     def plan(self, p: Plan) -> list[Action]:
         limit = p.settings.timeouts.service_start
@@ -326,83 +359,7 @@ class StartService(Red5Step):
         return [Note(f"{_WHY_RESTARTED[reason]}: it is restarted at once, unless its API "
                      "answers by the time you confirm"), restart]
 
-    # Which release must answer (StartOld: the old one).
-    side: Side = "new"
-
-    def _speaks(self, p: AnyContext) -> str | None:
-        return api_version_of(p, self.side)
-
-    async def _prove_token(self, ctx: Ctx) -> None:
-        """Before the API is asked: the token given is the serving install's.
-        Nothing here on the way forward: this run's preflight proved [api]
-        base_url and the token against the live file (the old one's or the
-        new one's, resumed mid-cutover), and the properties step carries that
-        token into the new file; the way back's start proves it (rollback)."""
-
-    async def _ask_api(self, ctx: Ctx, errors: list[SMApiError]) -> _ApiAnswer | None:
-        """The API and its cloud controller once it answers that; None while
-        it does not (why, appended to `errors`)."""
-        try:
-            api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
-            controller = await api.cloud_controller()
-            return _ApiAnswer(api, controller) if controller else None
-        except SMApiError as exc:
-            if exc.status == 401:
-                raise _TokenRefused(self._why_token_refused(ctx)) from None
-            if isinstance(exc, Redirected):
-                # Not one that passes as it boots: [api] base_url is to change.
-                raise StepFailed(str(exc)) from None
-            errors.append(exc)  # not up yet: keep waiting, remember why
-            return None
-
-    def _why_token_refused(self, ctx: Ctx) -> str:
-        """What a 401 from the server this step started means: the token
-        runbook was given is not the install's. Where this run's preflight
-        saw the live stream manager take it, the file is wrong. Otherwise
-        which of the two is wrong it cannot tell (a resumed run's preflight,
-        mid-cutover with the service down, could not prove its token, nor has
-        a way back one), and
-        both mends are said (second review: a wrong token in a resumed run's
-        shell was blamed on the file, and the healthy server restarted)."""
-        back = "; or roll back to the old stream manager" if self.side == "new" else ""
-        where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        if ctx.facts.scratch.token_fault_on:
-            # Neither the file nor the token is wrong (a helper, stop 58: "is
-            # not the live one's", of a file that was right).
-            return (f"the {self.side} stream manager refuses the API token (HTTP 401): this "
-                    f"rehearsal's fault token-rejected@{self.id} has it refuse every token, "
-                    f"and is lifted once the step has failed. Try the step again{back}")
-        if self.side == "new" and ctx.facts.scratch.token_taken:
-            # This run's preflight saw the live stream manager take it (re-trial:
-            # "if the file's is" read as a riddle where only the file can be).
-            return (f"the new stream manager refuses the API token (HTTP 401) that the live "
-                    f"one took at preflight: the rest.administratorToken in {where} is not "
-                    "the live one's. Set it to the live one's and try the step again, which "
-                    f"restarts the service so that it reads it{back}")
-        if ctx.settings.sandboxed:
-            # `runbook rehearse` gives its host's own token, the live install's:
-            # none to give again, so no "quit and start runbook again" (a
-            # resumed rehearsal, whose preflight heard no API, said it).
-            return (f"the {self.side} stream manager refuses the API token (HTTP 401): the "
-                    "rehearsal gives its host's own token, the live install's, so the "
-                    f"rest.administratorToken in {where} is the one that differs. Set it to "
-                    "the live install's and try the step again, which restarts the service "
-                    f"so that it reads it{back}")
-        return (f"the {self.side} stream manager refuses the API token runbook was given (HTTP "
-                f"401): it is not the rest.administratorToken in {where}, and this run has "
-                "not seen a stream manager take it. If the token is wrong, quit and start "
-                "runbook again with the right one (it is read once, at the start; --resume "
-                "goes on from here). If the token is right, set the file's to it and try the "
-                f"step again, which restarts the service so that it reads it{back}")
-
-    async def _ask_api_unless_refused(self, ctx: Ctx,
-                                      errors: list[SMApiError]) -> _ApiAnswer | None:
-        """The API if it answers, before a restart: a refusal of the token is
-        what the restart is for."""
-        try:
-            return await self._ask_api(ctx, errors)
-        except _TokenRefused:
-            return None
+    # --- the check: does it serve, and if not, why restart it -----------------
 
     async def check(self, ctx: Ctx) -> Check:
         # Each look decides the reason to restart again, from what it finds.
@@ -521,126 +478,7 @@ class StartService(Red5Step):
         return None, Check(False, f"the service runs; its API does not answer yet{answered}",
                            under_way=True)
 
-    async def _service_active(self, ctx: Ctx) -> bool:
-        return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
-
-    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
-                            file_proven: bool = False) -> _ApiAnswer | None:
-        """The API once it answers; None when the limit passes first.
-        _ServiceEnded as soon as systemd says the service is gone: a server
-        that exits as it boots (no license key, say) never answers; and the
-        other reasons _ApiWait finds that waiting longer would not help."""
-        wait = _ApiWait(self, ctx, errors, file_proven=file_proven)
-        try:
-            answer: _ApiAnswer = await wait_until(ctx, "the Stream Manager API", limit,
-                                                  wait.look)
-        except GaveUp:  # a refused token is said at once, not waited out (code review)
-            return None
-        return answer
-
-    async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
-                             not_loaded: bool = False,
-                             too_slow: tuple[red5.StartLimit, float] | None = None
-                             ) -> NoReturn:
-        """Fail, showing the end of the service log: what the server said is
-        usually why, and the operator should not have to go and look.
-        `too_slow`: the limit the start ran into (jsvc's -wait or systemd's
-        start timeout) and how long it took, where it ran out with no error
-        in the log."""
-        log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
-        said = await self._show_the_logs_end(ctx, log)
-        back = ", or roll back to the old stream manager" if self.side == "new" else ""
-        runs = await self._record_whether_it_runs(ctx)
-        placeholder = await database_host_unset(ctx) if self.side == "new" else None
-        if placeholder is None and too_slow is not None and not runs:
-            # No line of the log quoted: its last is the stop systemd asked
-            # for, which an operator read as the cause (trial 60, F14).
-            raise StepFailed(_too_slow(why, log, ctx.settings.unit_file, *too_slow) + back)
-        now = _what_to_do_now(placeholder, runs=runs, not_loaded=not_loaded, failing=failing)
-        raise StepFailed(f"{why}; {log} ends with: {said}. {now}{back}")
-
-    async def _show_the_logs_end(self, ctx: Ctx, log: str) -> str:
-        """Show red5.log's last lines; the one to quote (its last ERROR line,
-        else its last line; '(nothing)' where it has none)."""
-        # Whichever run this is (a resumed one, the way back alone), the key
-        # the server wrote near the top of its log is masked before it shows.
-        await mask_licences(ctx, live_dir(ctx))
-        tail = await ctx.probe(root(ctx, f"tail -n 15 -- {quote(log)}"))
-        lines = [line for line in tail.stdout.splitlines() if line.strip()]
-        for line in lines:
-            ctx.info(f"{red5.SERVICE_LOG}: {line}")
-        said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
-        return said[0] if said else "(nothing)"
-
-    async def _fail_controller_class_missing(self, ctx: Ctx,
-                                             cannot: ControllerClassNotFound) -> NoReturn:
-        """Fail at once for a webapp whose controller class was not found:
-        the log's line, and where the jar goes."""
-        await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
-        lib = f"{live_dir(ctx)}/{red5.LIB}"
-        back = "; or roll back to the old stream manager" if self.side == "new" else ""
-        runs = ("The service runs, its API not answering"
-                if await self._record_whether_it_runs(ctx) else "Nothing runs now")
-        raise StepFailed(
-            f"the {self.side} release's webapp did not load, and neither waiting nor a restart "
-            f"mends it: {live_dir(ctx)}/{red5.SERVICE_LOG} says {cannot.line}. {runs}. Put the "
-            f"cloud controller jar that holds {cannot.bean} in {lib}, then try the step again, "
-            f"which restarts the service{back}")
-
-    async def _systemctl(self, ctx: Ctx, verb: str) -> None:
-        """systemctl start or restart; where systemd refuses, the step says what
-        systemd said, as its own answer only points at `systemctl status`."""
-        # Detached: systemd waits for jsvc to fork, which can take a while;
-        # a lost connection must not leave the start half-known.
-        began = time.monotonic()
-        result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False, detach=True)
-        if result.ok:
-            return
-        took = time.monotonic() - began
-        status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
-        lines = [line.strip() for line in status.stdout.splitlines() if line.strip()]
-        for line in lines:
-            ctx.info(f"systemctl status: {line}")
-        why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
-            or [result.last_error_line() or f"exit status {result.exit_status}"]
-        failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
-        limit = await start_limit_ran_out(ctx, took)
-        if limit is not None:
-            # Still loading when jsvc's -wait, or systemd's start timeout,
-            # ran out (review 59c L5, 60c F11): no cause in red5.log to send
-            # the operator to.
-            await self._fail_with_log(ctx, failed, too_slow=(limit, took))
-        # Where the server itself ended (a unit with jsvc's -wait fails the
-        # start when the JVM does, facts audit 59b M1), what it logged is why:
-        # the same account as for a server that exits after the start.
-        await self._fail_with_log(ctx, failed)
-
-    async def _record_whether_it_runs(self, ctx: Ctx) -> bool:
-        """Whether the service runs, as a failure of this step leaves it: on
-        record (Red5Facts.left_running) for the exit lines, which say it
-        while the stream manager is down (trial 58 L6: a release left up
-        without its database, unsaid)."""
-        runs = await self._service_active(ctx)
-        ctx.facts.scratch.left_running_looked = True
-        self._record_left_running(ctx, f"the {self.side} release's service runs: {self.id} "
-                                  "failed and left it running" if runs else None)
-        return runs
-
-    def _record_left_running(self, ctx: Ctx, said: str | None) -> None:
-        """What the exit lines say this step's failure left running: the new
-        release's while the stream manager is down; the old one's, started by
-        the way back, beside where the way back stands (trial 61, F1: only
-        "the last rollback-unit", as if nothing had been started)."""
-        if self.side == "new":
-            ctx.facts.left_running = said
-        else:
-            ctx.facts.way_back_left_running = said
-
-    async def _what_runs_now(self, ctx: Ctx) -> str:
-        """What runs as this step fails, said at the end of its failure."""
-        if await self._record_whether_it_runs(ctx):
-            return f"The {self.side} release's service runs meanwhile, its API not answering"
-        return "Nothing runs now"
+    # --- the run: start (or restart) it, and wait for its API -----------------
 
     async def run(self, ctx: Ctx) -> None:
         ctx.facts.scratch.left_running_looked = False
@@ -719,6 +557,34 @@ class StartService(Red5Step):
         return await self._wait_or_fail(ctx, max(limit - waited, POLL_S), errors,
                                         restarted=restarting, file_proven=file_proven)
 
+    async def _systemctl(self, ctx: Ctx, verb: str) -> None:
+        """systemctl start or restart; where systemd refuses, the step says what
+        systemd said, as its own answer only points at `systemctl status`."""
+        # Detached: systemd waits for jsvc to fork, which can take a while;
+        # a lost connection must not leave the start half-known.
+        began = time.monotonic()
+        result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False, detach=True)
+        if result.ok:
+            return
+        took = time.monotonic() - began
+        status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
+        lines = [line.strip() for line in status.stdout.splitlines() if line.strip()]
+        for line in lines:
+            ctx.info(f"systemctl status: {line}")
+        why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
+            or [result.last_error_line() or f"exit status {result.exit_status}"]
+        failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
+        limit = await start_limit_ran_out(ctx, took)
+        if limit is not None:
+            # Still loading when jsvc's -wait, or systemd's start timeout,
+            # ran out (review 59c L5, 60c F11): no cause in red5.log to send
+            # the operator to.
+            await self._fail_with_log(ctx, failed, too_slow=(limit, took))
+        # Where the server itself ended (a unit with jsvc's -wait fails the
+        # start when the JVM does, facts audit 59b M1), what it logged is why:
+        # the same account as for a server that exits after the start.
+        await self._fail_with_log(ctx, failed)
+
     async def _wait_or_fail(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
                             restarted: bool, file_proven: bool) -> _ApiAnswer:
         """The API once it answers within `limit` (restarting once a service
@@ -773,20 +639,111 @@ class StartService(Red5Step):
             answer = await self._wait_for_api(ctx, whole, errors, file_proven=file_proven)
         return answer, last_wait
 
-    async def _fail_unanswered(self, ctx: Ctx, errors: list[SMApiError],
-                               last_wait: int) -> NoReturn:
-        """Fail for an API that never answered (`errors[last_wait:]`: what it
-        said instead in the last wait)."""
-        last = str(errors[-1]) if errors else "no answer at all"
-        await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
-                                  f"(last answer: {last})",
-                                  failing=_failing_since_its_first_500(errors[last_wait:]))
+    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
+                            file_proven: bool = False) -> _ApiAnswer | None:
+        """The API once it answers; None when the limit passes first.
+        _ServiceEnded as soon as systemd says the service is gone: a server
+        that exits as it boots (no license key, say) never answers; and the
+        other reasons _ApiWait finds that waiting longer would not help."""
+        wait = _ApiWait(self, ctx, errors, file_proven=file_proven)
+        try:
+            answer: _ApiAnswer = await wait_until(ctx, "the Stream Manager API", limit,
+                                                  wait.look)
+        except GaveUp:  # a refused token is said at once, not waited out (code review)
+            return None
+        return answer
 
-    @staticmethod
-    def _forget_earlier_starts(ctx: Ctx) -> None:
-        """What earlier starts met (their causes), forgotten: a start made
-        since, or found serving, has its own."""
-        ctx.facts.started_without_database = ctx.facts.webapp_not_loaded = False
+    # --- the verify -----------------------------------------------------------
+
+    async def verify(self, ctx: Ctx) -> Check:
+        # What this process's run or check proved a moment ago, taken once:
+        # it asked the API and the host what this would ask again.
+        proved, ctx.facts.scratch.serving_proved = ctx.facts.scratch.serving_proved, None
+        if proved is not None and proved[0] == self.side:
+            return proved[1]
+        answer = await self._ask_api(ctx, [])
+        if not answer:
+            return Check(False, "the API does not answer")
+        return await serving_proof(ctx, answer.api, self.side)
+
+    # --- the API, and the token it takes --------------------------------------
+
+    def _speaks(self, p: AnyContext) -> str | None:
+        return api_version_of(p, self.side)
+
+    async def _prove_token(self, ctx: Ctx) -> None:
+        """Before the API is asked: the token given is the serving install's.
+        Nothing here on the way forward: this run's preflight proved [api]
+        base_url and the token against the live file (the old one's or the
+        new one's, resumed mid-cutover), and the properties step carries that
+        token into the new file; the way back's start proves it (rollback)."""
+
+    async def _ask_api(self, ctx: Ctx, errors: list[SMApiError]) -> _ApiAnswer | None:
+        """The API and its cloud controller once it answers that; None while
+        it does not (why, appended to `errors`)."""
+        try:
+            api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
+            controller = await api.cloud_controller()
+            return _ApiAnswer(api, controller) if controller else None
+        except SMApiError as exc:
+            if exc.status == 401:
+                raise _TokenRefused(self._why_token_refused(ctx)) from None
+            if isinstance(exc, Redirected):
+                # Not one that passes as it boots: [api] base_url is to change.
+                raise StepFailed(str(exc)) from None
+            errors.append(exc)  # not up yet: keep waiting, remember why
+            return None
+
+    async def _ask_api_unless_refused(self, ctx: Ctx,
+                                      errors: list[SMApiError]) -> _ApiAnswer | None:
+        """The API if it answers, before a restart: a refusal of the token is
+        what the restart is for."""
+        try:
+            return await self._ask_api(ctx, errors)
+        except _TokenRefused:
+            return None
+
+    def _why_token_refused(self, ctx: Ctx) -> str:
+        """What a 401 from the server this step started means: the token
+        runbook was given is not the install's. Where this run's preflight
+        saw the live stream manager take it, the file is wrong. Otherwise
+        which of the two is wrong it cannot tell (a resumed run's preflight,
+        mid-cutover with the service down, could not prove its token, nor has
+        a way back one), and
+        both mends are said (second review: a wrong token in a resumed run's
+        shell was blamed on the file, and the healthy server restarted)."""
+        back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        if ctx.facts.scratch.token_fault_on:
+            # Neither the file nor the token is wrong (a helper, stop 58: "is
+            # not the live one's", of a file that was right).
+            return (f"the {self.side} stream manager refuses the API token (HTTP 401): this "
+                    f"rehearsal's fault token-rejected@{self.id} has it refuse every token, "
+                    f"and is lifted once the step has failed. Try the step again{back}")
+        if self.side == "new" and ctx.facts.scratch.token_taken:
+            # This run's preflight saw the live stream manager take it (re-trial:
+            # "if the file's is" read as a riddle where only the file can be).
+            return (f"the new stream manager refuses the API token (HTTP 401) that the live "
+                    f"one took at preflight: the rest.administratorToken in {where} is not "
+                    "the live one's. Set it to the live one's and try the step again, which "
+                    f"restarts the service so that it reads it{back}")
+        if ctx.settings.sandboxed:
+            # `runbook rehearse` gives its host's own token, the live install's:
+            # none to give again, so no "quit and start runbook again" (a
+            # resumed rehearsal, whose preflight heard no API, said it).
+            return (f"the {self.side} stream manager refuses the API token (HTTP 401): the "
+                    "rehearsal gives its host's own token, the live install's, so the "
+                    f"rest.administratorToken in {where} is the one that differs. Set it to "
+                    "the live install's and try the step again, which restarts the service "
+                    f"so that it reads it{back}")
+        return (f"the {self.side} stream manager refuses the API token runbook was given (HTTP "
+                f"401): it is not the rest.administratorToken in {where}, and this run has "
+                "not seen a stream manager take it. If the token is wrong, quit and start "
+                "runbook again with the right one (it is read once, at the start; --resume "
+                "goes on from here). If the token is right, set the file's to it and try the "
+                f"step again, which restarts the service so that it reads it{back}")
+
+    # --- on record: what serves, and what a failure leaves running ------------
 
     async def _prove_and_record_serving(self, ctx: Ctx, answer: _ApiAnswer) -> None:
         """The answering API is this step's release, put on record (for the
@@ -825,7 +782,7 @@ class StartService(Red5Step):
                              "its cloud-controller jar is another cloud's")
 
     def _note_answered(self, ctx: Ctx, api: Any, *, version: str | None,
-                  controller: str | None) -> None:
+                       controller: str | None) -> None:
         """On record: which release answers, for the report's "after" row."""
         release = f" ({version})" if version else ""
         said = f", cloud controller {controller}" if controller is not None else ""
@@ -835,16 +792,101 @@ class StartService(Red5Step):
                  install_version=version, api_version=api.version, controller=controller,
                  side=self.side)
 
-    async def verify(self, ctx: Ctx) -> Check:
-        # What this process's run or check proved a moment ago, taken once:
-        # it asked the API and the host what this would ask again.
-        proved, ctx.facts.scratch.serving_proved = ctx.facts.scratch.serving_proved, None
-        if proved is not None and proved[0] == self.side:
-            return proved[1]
-        answer = await self._ask_api(ctx, [])
-        if not answer:
-            return Check(False, "the API does not answer")
-        return await serving_proof(ctx, answer.api, self.side)
+    @staticmethod
+    def _forget_earlier_starts(ctx: Ctx) -> None:
+        """What earlier starts met (their causes), forgotten: a start made
+        since, or found serving, has its own."""
+        ctx.facts.started_without_database = ctx.facts.webapp_not_loaded = False
+
+    async def _service_active(self, ctx: Ctx) -> bool:
+        return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
+
+    async def _record_whether_it_runs(self, ctx: Ctx) -> bool:
+        """Whether the service runs, as a failure of this step leaves it: on
+        record (Red5Facts.left_running) for the exit lines, which say it
+        while the stream manager is down (trial 58 L6: a release left up
+        without its database, unsaid)."""
+        runs = await self._service_active(ctx)
+        ctx.facts.scratch.left_running_looked = True
+        self._record_left_running(ctx, f"the {self.side} release's service runs: {self.id} "
+                                  "failed and left it running" if runs else None)
+        return runs
+
+    def _record_left_running(self, ctx: Ctx, said: str | None) -> None:
+        """What the exit lines say this step's failure left running: the new
+        release's while the stream manager is down; the old one's, started by
+        the way back, beside where the way back stands (trial 61, F1: only
+        "the last rollback-unit", as if nothing had been started)."""
+        if self.side == "new":
+            ctx.facts.left_running = said
+        else:
+            ctx.facts.way_back_left_running = said
+
+    async def _what_runs_now(self, ctx: Ctx) -> str:
+        """What runs as this step fails, said at the end of its failure."""
+        if await self._record_whether_it_runs(ctx):
+            return f"The {self.side} release's service runs meanwhile, its API not answering"
+        return "Nothing runs now"
+
+    # --- failing, with what red5.log says -------------------------------------
+
+    async def _fail_unanswered(self, ctx: Ctx, errors: list[SMApiError],
+                               last_wait: int) -> NoReturn:
+        """Fail for an API that never answered (`errors[last_wait:]`: what it
+        said instead in the last wait)."""
+        last = str(errors[-1]) if errors else "no answer at all"
+        await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
+                                  f"(last answer: {last})",
+                                  failing=_failing_since_its_first_500(errors[last_wait:]))
+
+    async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
+                             not_loaded: bool = False,
+                             too_slow: tuple[red5.StartLimit, float] | None = None
+                             ) -> NoReturn:
+        """Fail, showing the end of the service log: what the server said is
+        usually why, and the operator should not have to go and look.
+        `too_slow`: the limit the start ran into (jsvc's -wait or systemd's
+        start timeout) and how long it took, where it ran out with no error
+        in the log."""
+        log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
+        said = await self._show_the_logs_end(ctx, log)
+        back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        runs = await self._record_whether_it_runs(ctx)
+        placeholder = await database_host_unset(ctx) if self.side == "new" else None
+        if placeholder is None and too_slow is not None and not runs:
+            # No line of the log quoted: its last is the stop systemd asked
+            # for, which an operator read as the cause (trial 60, F14).
+            raise StepFailed(_too_slow(why, log, ctx.settings.unit_file, *too_slow) + back)
+        now = _what_to_do_now(placeholder, runs=runs, not_loaded=not_loaded, failing=failing)
+        raise StepFailed(f"{why}; {log} ends with: {said}. {now}{back}")
+
+    async def _show_the_logs_end(self, ctx: Ctx, log: str) -> str:
+        """Show red5.log's last lines; the one to quote (its last ERROR line,
+        else its last line; '(nothing)' where it has none)."""
+        # Whichever run this is (a resumed one, the way back alone), the key
+        # the server wrote near the top of its log is masked before it shows.
+        await mask_licences(ctx, live_dir(ctx))
+        tail = await ctx.probe(root(ctx, f"tail -n 15 -- {quote(log)}"))
+        lines = [line for line in tail.stdout.splitlines() if line.strip()]
+        for line in lines:
+            ctx.info(f"{red5.SERVICE_LOG}: {line}")
+        said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
+        return said[0] if said else "(nothing)"
+
+    async def _fail_controller_class_missing(self, ctx: Ctx,
+                                             cannot: ControllerClassNotFound) -> NoReturn:
+        """Fail at once for a webapp whose controller class was not found:
+        the log's line, and where the jar goes."""
+        await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
+        lib = f"{live_dir(ctx)}/{red5.LIB}"
+        back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        runs = ("The service runs, its API not answering"
+                if await self._record_whether_it_runs(ctx) else "Nothing runs now")
+        raise StepFailed(
+            f"the {self.side} release's webapp did not load, and neither waiting nor a restart "
+            f"mends it: {live_dir(ctx)}/{red5.SERVICE_LOG} says {cannot.line}. {runs}. Put the "
+            f"cloud controller jar that holds {cannot.bean} in {lib}, then try the step again, "
+            f"which restarts the service{back}")
 
 
 class _ApiWait:
@@ -927,8 +969,7 @@ class _ApiWait:
             # A release that cannot reach its database does not come up by
             # waiting, nor by a restart (operator trial: two whole waits).
             self.database_looked = True
-            self.new_database = await look_at_the_database(self.ctx,
-                                                                      read_log=self.read_log)
+            self.new_database = await look_at_the_database(self.ctx, read_log=self.read_log)
             self.log_looked = time.monotonic()
         elif self.new_database is not None and \
                 time.monotonic() - self.log_looked >= _LOG_EVERY_S:
@@ -961,18 +1002,3 @@ class _ApiWait:
         state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
         if state in ("failed", "inactive"):
             raise _ServiceEnded(state)
-
-
-def expected_api_version(p: AnyContext) -> str | None:
-    """The API version the new release serves: the config's word, else Red5's table."""
-    return p.settings.new_api_version or red5.api_version(p.facts.new_version)
-
-
-def old_api_version(p: AnyContext) -> str | None:
-    """The API the old release serves: Red5's table's (FACTS section 2.1),
-    else the version preflight heard where the table names none. Not what
-    preflight heard first: an earlier run's preflight heard another stream
-    manager's 4.0 from a 6.2.0 install, and the way back then took "a process
-    runs from the old install" and "API 4.0 answers" for the old release
-    answering (trial 54)."""
-    return red5.api_version(p.facts.live_version) or p.facts.api_version
