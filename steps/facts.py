@@ -99,8 +99,8 @@ class Red5Scratch:
     new_groups_api: str | None = None
     # ... and those it listed that recreate did not make, which it keeps,
     # and those of which it cannot tell (made alike, one perhaps recreate's)
-    new_groups_kept: tuple[str, ...] = ()
-    new_groups_unsure: tuple[str, ...] = ()
+    new_groups_not_recreates: tuple[str, ...] = ()
+    new_groups_made_alike: tuple[str, ...] = ()
     new_groups_said: str | None = None
     # unpack: the new tree is there already, so the unzip goes over it
     unpack_over: bool = False

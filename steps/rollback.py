@@ -174,7 +174,7 @@ def _recreates(ctx: Ctx, listed: list[dict[str, Any]]) -> tuple[set[str], set[st
                          if note.get("kind") == NODEGROUP_RECREATED
                          and note.get("step") == Recreate.id}
     ours = {name for name in names if name in known}
-    unsure: set[str] = set()
+    made_alike: set[str] = set()
     posted = ctx.facts.nodegroups_posted  # None: a journal from before the fact
     unmatched = [group for group in listed if group["name"] in ours]
     for old in (load_snapshot(ctx) or {}).get("nodegroups", []):
@@ -188,11 +188,11 @@ def _recreates(ctx: Ctx, listed: list[dict[str, Any]]) -> tuple[set[str], set[st
         if len(like) == 1:
             ours.add(like[0])
         else:
-            unsure.update(like)
-    return ours, unsure - ours
+            made_alike.update(like)
+    return ours, made_alike - ours
 
 
-def _unsure(names: Iterable[str]) -> str:
+def _made_alike_left(names: Iterable[str]) -> str:
     """Groups made alike, one of which may be recreate's: said, not deleted."""
     return (f"made alike, and recreate's making of one such was not recorded: runbook cannot "
             f"tell recreate's from one made by hand, so none is deleted: {', '.join(names)}")
@@ -317,13 +317,13 @@ UNRECORDED = ("this run's journal does not record which nodegroups recreate made
               "recreate's and deleted")
 
 
-def _kept(names: tuple[str, ...] | list[str]) -> str:
+def _not_recreates_kept(names: tuple[str, ...] | list[str]) -> str:
     """The new stream manager's nodegroups this run's recreate did not make,
     which the way back keeps: said once, by name."""
     return f"not made by this run's recreate, so kept: {', '.join(names)}"
 
 
-def _warn_kept(ctx: Ctx, names: list[str]) -> None:
+def _warn_of_groups_kept(ctx: Ctx, names: list[str]) -> None:
     """Warn, once per name, of the nodegroups kept on the new stream manager:
     not the way back's to delete, but not harmless either (trial 61, F2: an
     info line only, and the exit line said nothing of them)."""
@@ -332,7 +332,7 @@ def _warn_kept(ctx: Ctx, names: list[str]) -> None:
         return
     ctx.facts.new_nodegroups_kept = sorted({*ctx.facts.new_nodegroups_kept, *new})
     ctx.note("new-nodegroups-kept",
-             f"warning: {_kept(new)}, on the new stream manager: it stays in the new "
+             f"warning: {_not_recreates_kept(new)}, on the new stream manager: it stays in the new "
              "database, and the next attempt's schema step refuses a database that holds "
              f"a nodegroup; its nodes, if any, are left running, and {SWEEP}. Once the old "
              "release serves, look in the cloud's console that none of them still runs",
@@ -360,10 +360,10 @@ class DeleteNewNodegroups(Red5Step):
         names = [name for name in listed if name not in going] if listed is not None \
             else ["{each nodegroup this run's recreate made}"]
         actions: list[Action] = [Note(f"before the new release stops: {SWEEP}")]
-        if p.facts.scratch.new_groups_kept:
-            actions.append(Note(_kept(p.facts.scratch.new_groups_kept)))
-        if p.facts.scratch.new_groups_unsure:
-            actions.append(Note(_unsure(p.facts.scratch.new_groups_unsure)))
+        if p.facts.scratch.new_groups_not_recreates:
+            actions.append(Note(_not_recreates_kept(p.facts.scratch.new_groups_not_recreates)))
+        if p.facts.scratch.new_groups_made_alike:
+            actions.append(Note(_made_alike_left(p.facts.scratch.new_groups_made_alike)))
         if listed and p.facts.recreated_nodegroups is None:
             actions.append(Note(UNRECORDED))
         actions += [Note(f"{name}: being deleted already (a DELETE sent earlier); waited for, "
@@ -386,7 +386,7 @@ class DeleteNewNodegroups(Red5Step):
     async def check(self, ctx: Ctx) -> Check:
         facts = ctx.facts
         facts.scratch.new_groups_listed, facts.scratch.new_groups_going = None, ()
-        facts.scratch.new_groups_kept = facts.scratch.new_groups_unsure = ()
+        facts.scratch.new_groups_not_recreates = facts.scratch.new_groups_made_alike = ()
         facts.scratch.new_groups_api = facts.scratch.new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
@@ -433,19 +433,20 @@ class DeleteNewNodegroups(Red5Step):
             return Check(True, "the new stream manager has no nodegroups")
         # Only recreate's: one made there by hand, or there before this run,
         # is not the way back's to delete.
-        made, unsure = _recreates(ctx, listed)
+        made, made_alike = _recreates(ctx, listed)
         recreated = [g for g in listed if g["name"] in made]
-        facts.scratch.new_groups_kept = tuple(sorted(g["name"] for g in listed
-                                                     if g["name"] not in made | unsure))
-        facts.scratch.new_groups_unsure = tuple(sorted(unsure))
+        facts.scratch.new_groups_not_recreates = tuple(sorted(
+            g["name"] for g in listed if g["name"] not in made | made_alike))
+        facts.scratch.new_groups_made_alike = tuple(sorted(made_alike))
         if not recreated:
             facts.new_nodegroups_looked_at = True
-            _warn_kept(ctx, list(facts.scratch.new_groups_kept))
-            if unsure:
-                self._leave(ctx, "runbook cannot tell which is recreate's", sorted(unsure))
+            _warn_of_groups_kept(ctx, list(facts.scratch.new_groups_not_recreates))
+            if made_alike:
+                self._leave(ctx, "runbook cannot tell which is recreate's", sorted(made_alike))
+            kept = facts.scratch.new_groups_not_recreates
             return Check(True, "; ".join(
-                [_kept(facts.scratch.new_groups_kept)] * bool(facts.scratch.new_groups_kept)
-                + [_unsure(sorted(unsure))] * bool(unsure)))
+                [_not_recreates_kept(kept)] * bool(kept)
+                + [_made_alike_left(sorted(made_alike))] * bool(made_alike)))
         facts.scratch.new_groups_listed = tuple(sorted(g["name"] for g in recreated))
         facts.scratch.new_groups_going = tuple(sorted(g["name"] for g in recreated
                                                       if being_deleted(g)))
@@ -489,7 +490,7 @@ class DeleteNewNodegroups(Red5Step):
             api = await _read(ctx, "the new API's version", partial(
                 ctx.api, fresh=True, expecting=expected_api_version(ctx)))
             now = {g["name"]: g for g in await _listing(ctx, api)}
-            made, unsure = _recreates(ctx, list(now.values()))
+            made, made_alike = _recreates(ctx, list(now.values()))
             if facts.recreated_nodegroups is None:
                 ctx.info(UNRECORDED)
             # Only what the plan showed is deleted; one of recreate's that it
@@ -497,10 +498,10 @@ class DeleteNewNodegroups(Red5Step):
             deleting = [name for name in sorted(listed) if name in now and name not in going
                         and not being_deleted(now[name])]
             since = sorted(name for name in set(now) - listed if name in made)
-            kept = sorted(name for name in set(now) - listed if name not in made | unsure)
-            _warn_kept(ctx, kept)
-            if unsure:
-                ctx.info(_unsure(sorted(unsure)))
+            kept = sorted(name for name in set(now) - listed if name not in made | made_alike)
+            _warn_of_groups_kept(ctx, kept)
+            if made_alike:
+                ctx.info(_made_alike_left(sorted(made_alike)))
             if since:
                 ctx.info(f"made since the plan was shown, so not deleted: {', '.join(since)}")
             for name in deleting:
@@ -544,7 +545,7 @@ class DeleteNewNodegroups(Red5Step):
             why = _not_answering(exc) if isinstance(exc, SMApiError) else str(exc).rstrip(".")
             facts.new_nodegroups_looked_at = True
             # Those the check could not tell apart are left too (review 59c M3).
-            left = sorted({*waiting, *failed, *since, *facts.scratch.new_groups_unsure})
+            left = sorted({*waiting, *failed, *since, *facts.scratch.new_groups_made_alike})
             self._leave(ctx, why, left)
             facts.scratch.new_groups_said = (f"not all deleted ({why}): left to the old stream "
                                              f"manager: {', '.join(left) or 'see the warning'}")
@@ -553,12 +554,12 @@ class DeleteNewNodegroups(Red5Step):
         facts.new_nodegroups_left = None
         if failed:
             self._leave(ctx, "the new API fails their DELETE", failed)
-        if unsure:
-            self._leave(ctx, "runbook cannot tell which is recreate's", sorted(unsure))
+        if made_alike:
+            self._leave(ctx, "runbook cannot tell which is recreate's", sorted(made_alike))
         if since:
             self._leave(ctx, "made after its plan was shown, so not deleted", since)
-        left = sorted({*failed, *unsure, *since})
-        if len(left) > max(len(failed), len(unsure), len(since)):  # from more than one cause
+        left = sorted({*failed, *made_alike, *since})
+        if len(left) > max(len(failed), len(made_alike), len(since)):  # from more than one cause
             facts.new_nodegroups_left = f"nodegroups {', '.join(left)}"
         deleted = sorted(sent)
         said = [f"deleted through the new API, their nodes terminated by the new stream "
