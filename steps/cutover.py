@@ -429,22 +429,26 @@ class StopService(Red5Step):
         promote-new. The group is one server, decided whole: if any of it runs
         from the new tree (as the way back tells a new server), all of it is
         left (review 62b, L1: deciding process by process spared the new JVM
-        and killed the rest of its group)."""
-        listing = await java_processes(ctx, unit=True)
+        and killed the rest of its group).
+
+        The listing, the live folder's identity and the old tree are asked at
+        once: this runs three times in the downtime (check, run, verify), and
+        each look is a round trip (issue 12)."""
+        listing, promoted, old = await asyncio.gather(
+            java_processes(ctx, unit=True), folder_id(ctx, live_dir(ctx)), old_tree(ctx))
         slash = listing[1]
-        promoted = await folder_id(ctx, live_dir(ctx))
         group = [proc for proc in listing[0] if proc.unit_group]
         if group and await started_after_promote(ctx, (group, slash), promoted):
             kept = [proc for proc in listing[0] if not proc.unit_group]
-            return await self._outside_the_unit(ctx, (kept, slash), promoted), group
-        found = await self._outside_the_unit(ctx, listing, promoted)
+            return self._outside_the_unit((kept, slash), promoted, old), group
+        found = self._outside_the_unit(listing, promoted, old)
         return found + [proc for proc in group if proc not in found], []
 
     @staticmethod
-    async def _outside_the_unit(ctx: Ctx, listing: tuple[list[JavaProcess], str | None],
-                                promoted: str | None) -> list[JavaProcess]:
+    def _outside_the_unit(listing: tuple[list[JavaProcess], str | None],
+                          promoted: str | None, old: str | None) -> list[JavaProcess]:
         """The old install's servers known by their folders (see _look)."""
-        found = running_from(listing, await old_tree(ctx))
+        found = running_from(listing, old)
         found += [proc for proc in running_from(listing, promoted)
                   if proc.cwd in (None, listing[1]) and proc not in found]
         return found
