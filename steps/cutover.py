@@ -341,6 +341,10 @@ class BackupLive(Red5Step):
                  "once the new release has served well enough not to go back")
 
 
+async def _nothing() -> None:
+    """No look: the place of one in a gather that is not wanted."""
+
+
 class PromoteNew(Red5Step):
     id = "promote-new"
     title = "Rename the new tree to red5pro"
@@ -354,9 +358,14 @@ class PromoteNew(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         live = live_dir(ctx)
-        # Both looks at once: the second is wanted only when the first finds
-        # nothing, which is the usual case in the downtime.
-        found, matches = await asyncio.gather(folder_id(ctx, live), server_folders(ctx))
+        # The looks at once: the second is wanted only when the first finds
+        # nothing, which is the usual case in the downtime; so is the host's
+        # boot clock (below), asked with them while none is on record. Not
+        # once one is: this check runs again as the step's verify, after the
+        # rename, which wants no clock (issue 12).
+        clock = host_boot_clock(ctx) if ctx.facts.promoted_boot is None else _nothing()
+        found, matches, boot = await asyncio.gather(folder_id(ctx, live), server_folders(ctx),
+                                                    clock)
         if found is not None:
             if found == await new_tree(ctx):
                 return Check(True, f"{live} is the new release")
@@ -372,7 +381,8 @@ class PromoteNew(Red5Step):
         # only if it started after (steps.common.started_after_promote). Read here,
         # before the question: earlier only errs to the safe side (a server
         # started meanwhile is stopped), and run's first look is the rename.
-        ctx.facts.promoted_boot, ctx.facts.promoted_uptime = await host_boot_clock(ctx)
+        ctx.facts.promoted_boot, ctx.facts.promoted_uptime = \
+            boot if boot is not None else await host_boot_clock(ctx)
         return Check(False)
 
     async def run(self, ctx: Ctx) -> None:
