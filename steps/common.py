@@ -96,14 +96,16 @@ async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
     """trees(), and whether the new tree was found where it says."""
     live = live_dir(ctx)
     new = new_dir(ctx)
-    there = await exists(ctx, new, "-d")
-    if await _promoted(ctx, live):
+    # The three folders in one look: the way forward's start-service asks
+    # this in the downtime, where each look is a round trip (issue 12).
+    there, backup, (live_there, live_id) = await _folders(ctx, new, backup_dir(ctx), live)
+    if await _promoted(ctx, live, backup=backup[0], live_id=live_id):
         # Once promote-new is done the trees are bak.red5pro and red5pro,
         # whatever else lies beside them (trial 59 F12: a distribution
         # unzipped again by hand was taken for the new tree, red5pro for the
         # old install, and new-database told the operator to change a
         # [new_database] that was right).
-        if there and ctx.facts.scratch.stray_said != new:
+        if there[0] and ctx.facts.scratch.stray_said != new:
             ctx.facts.scratch.stray_said = new
             ctx.warn(f"warning: {new} lies beside the promoted {live}; it is not the "
                      f"release promote-new put in place, and runbook leaves it alone "
@@ -111,28 +113,48 @@ async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
         old = backup_dir(ctx)
         ctx.facts.scratch.trees = (old, live)
         return old, live, True
-    if not there:
+    found = there[0]
+    if not found:
         version = await install_version(ctx, live)
         if version is not None and version == ctx.facts.new_version:
-            new, there = live, True  # a version read from it: the folder is there
+            new, found = live, True  # a version read from it: the folder is there
     old = live
-    if new == live or not await exists(ctx, live, "-d"):
+    if new == live or not live_there:
         old = backup_dir(ctx)
     ctx.facts.scratch.trees = (old, new)
-    return old, new, there
+    return old, new, found
 
 
-async def _promoted(ctx: Ctx, live: str) -> bool:
-    """Whether promote-new is done: bak.red5pro is there and red5pro holds the
-    new release (the unpacked folder itself, where its identity is on record;
-    else its version)."""
-    if not await exists(ctx, backup_dir(ctx), "-d"):
+async def _promoted(ctx: Ctx, live: str, *, backup: bool, live_id: str | None) -> bool:
+    """Whether promote-new is done: bak.red5pro is there (`backup`) and
+    red5pro holds the new release (the unpacked folder itself, `live_id`,
+    where its identity is on record; else its version)."""
+    if not backup:
         return False
     known = ctx.facts.new_tree
     if known:
-        return await folder_id(ctx, live) == known
+        return live_id == known
     wanted = ctx.facts.new_version
     return wanted is not None and await install_version(ctx, live) == wanted
+
+
+async def _folders(ctx: Ctx, *paths: str) -> list[tuple[bool, str | None]]:
+    """For each of `paths`: whether it is a folder (test -d, as exists), and
+    its identity (device:inode, as folder_id) where stat could read it. One
+    look for all; where that look fails, none is there, as each of the
+    single looks would have answered."""
+    script = ("for p in " + " ".join(quote(path) for path in paths) + "; do "
+              'if [ -d "$p" ]; then printf "d %s\\n" "$(stat -L -c %d:%i -- "$p" 2>/dev/null)"; '
+              "else echo -; fi; done")
+    result = await ctx.probe(script)
+    lines = result.stdout.splitlines() if result.ok else []
+    if len(lines) != len(paths):
+        return [(False, None)] * len(paths)
+    found: list[tuple[bool, str | None]] = []
+    for line in lines:
+        kind, _, identity = line.partition(" ")
+        found.append((kind == "d", identity.strip() or None))
+    return found
 
 
 def planned_trees(p: AnyContext) -> tuple[str, str]:
