@@ -14,6 +14,7 @@ import functools
 import logging
 import re
 import socket
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,6 +44,10 @@ def reads_alarms(api_version: str | None) -> bool:
     return str(api_version).startswith("3.")
 
 T = TypeVar("T")
+
+# How old the answer that settled a client's version may be and still stand
+# for the controller's (cloud_controller): the same request, a moment ago.
+_SETTLED_FRESH_S = 1.0
 
 _ACCESS_TOKEN_IN_URL = re.compile(r"(accessToken=)[^&\s\"']+")
 
@@ -214,6 +219,9 @@ class StreamManagerAPI:
         self.rehearsal = rehearsal
         self._token = token
         self._redact = Redactor([token])
+        # The answer of the request that settled the version (detect_version),
+        # and when it came: see cloud_controller.
+        self._settled_by: tuple[float, str] | None = None
         # Here, not at the top: the procedure imports this module for its
         # errors, and httpx need not load before the first request.
         import httpx
@@ -258,6 +266,7 @@ class StreamManagerAPI:
 
         failure: SMApiError
         where = f"{method} {path}"
+        self._settled_by = None  # asked something since: no longer the last answer
         try:
             response = await self._client.request(
                 method, path, params={**(query or {}), "accessToken": self._token}, json=body
@@ -442,10 +451,23 @@ class StreamManagerAPI:
                 continue
             self._check(response, "GET", path)
             self.version = version
+            self._settled_by = (time.monotonic(), response.text.strip())
             return version
         raise NoApiServed(self._shown_base, candidates)
 
-    async def cloud_controller(self) -> str:
+    async def cloud_controller(self, *, as_settled: bool = False) -> str:
+        """The cloud controller the stream manager runs, as it names it.
+
+        `as_settled`: for a look, not an action the journal shows as sent.
+        The version is looked for by this very request (detect_version):
+        where that was this client's last, a moment ago, its answer is taken,
+        not asked again. start-service asks a fresh client both at every look
+        of its wait, in the downtime (issue 12)."""
+        await self._ensure_version()
+        settled, self._settled_by = self._settled_by, None
+        if as_settled and settled is not None and \
+                time.monotonic() - settled[0] <= _SETTLED_FRESH_S:
+            return settled[1]
         return str(await self._call("GET", "admin/debug/cloudcontroller", text=True))
 
     async def list_nodegroups(self) -> list[dict[str, Any]]:

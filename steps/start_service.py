@@ -683,7 +683,7 @@ class StartService(Red5Step):
         it does not (why, appended to `errors`)."""
         try:
             api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
-            controller = await api.cloud_controller()
+            controller = await api.cloud_controller(as_settled=True)
             return _ApiAnswer(api, controller) if controller else None
         except SMApiError as exc:
             if exc.status == 401:

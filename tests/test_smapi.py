@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runbook import smapi
 from runbook.rehearsal import cloud, mysqlfake, sandbox
 from runbook.smapi import NoApiAnswer, NoApiServed, SMApiError, StreamManagerAPI, _names
 from tests.test_fake_service import (
@@ -85,6 +86,45 @@ async def test_detects_each_install_api_version(live: Install, fresh: Install) -
         with pytest.raises(SMApiError) as caught:
             await new.detect_version(("3.1", "3.0"))
     assert "tried versions 3.1, 3.0" in str(caught.value)
+
+
+async def test_the_controller_is_not_asked_again_of_the_request_that_found_the_version(
+        fresh: Install, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The version is looked for with GET admin/debug/cloudcontroller, the
+    controller's own question: a look that has just asked it takes its answer
+    for cloud_controller(), where start-service asked the same thing twice at
+    each look, in the downtime (issue 12). Once something else was asked
+    since, or a while has passed, it asks again; and an action (preflight's
+    journalled GET) always sends what it shows."""
+    asked: list[str] = []
+    real_send = StreamManagerAPI._send
+
+    async def send(self: StreamManagerAPI, method: str, path: str, *args: object,
+                   **kwargs: object) -> httpx.Response:
+        asked.append(f"{method} {path}")
+        return await real_send(self, method, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StreamManagerAPI, "_send", send)
+    controller = "GET /streammanager/api/4.0/admin/debug/cloudcontroller"
+    async with StreamManagerAPI(fresh.base_url, TOKEN) as new:
+        await new.detect_version(("4.0",))
+        assert await new.cloud_controller(as_settled=True) == "Amazon Web Services"
+        assert asked == [controller], asked
+        assert await new.cloud_controller(as_settled=True) == "Amazon Web Services"
+        assert asked == [controller] * 2, asked  # taken once
+    for between in ("a request", "an action", "a while"):
+        asked.clear()
+        async with StreamManagerAPI(fresh.base_url, TOKEN) as new:
+            await new.detect_version(("4.0",))
+            if between == "a request":
+                await new.list_nodegroups()  # the answer is no longer the last one
+            elif between == "a while":
+                monkeypatch.setattr(smapi, "_SETTLED_FRESH_S", -1.0)  # any age is too old
+            settled = between != "an action"
+            assert await new.cloud_controller(as_settled=settled) == "Amazon Web Services"
+            assert asked.count(controller) == 2, (between, asked)
+        monkeypatch.undo()
+        monkeypatch.setattr(StreamManagerAPI, "_send", send)
 
 
 async def test_recreates_the_live_cluster_on_the_new_stream_manager(

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -665,38 +666,47 @@ async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_onc
 ) -> None:
     """The API's first answer is its cloud controller: the step asked for it
     again to record it, and a third time in its verify, which proved serving
-    again a moment after the run had (a helper's count, stop 58). Counted at
-    runbook's own client and proof, against the rehearsal's stream manager."""
+    again a moment after the run had (a helper's count, stop 58). The request
+    that finds a fresh client's version is that same question, asked once
+    more at each look in the downtime (issue 12). Counted at runbook's own
+    client (every request it sends) and proof, against the rehearsal's
+    stream manager."""
     from runbook import smapi
     from steps import start_service
 
     front = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
-    asked: list[tuple[str | None, str]] = []
+    asked: list[tuple[str | None, int, str]] = []
+    clients: list[smapi.StreamManagerAPI] = []
     proved: list[str | None] = []
 
     def step_now() -> str | None:
         changed = [e.report.id for e in front.events if isinstance(e, StepChanged)]
         return changed[-1] if changed else None
 
-    call, prove = smapi.StreamManagerAPI._call, start_service.serving_proof
+    send, prove = smapi.StreamManagerAPI._send, start_service.serving_proof
 
-    async def counted_call(self: smapi.StreamManagerAPI, method: str, rel: str,
+    async def counted_send(self: smapi.StreamManagerAPI, method: str, path: str,
                            *args: object, **kwargs: object) -> object:
-        asked.append((step_now(), rel))
-        return await call(self, method, rel, *args, **kwargs)  # type: ignore[arg-type]
+        if not any(client is self for client in clients):
+            clients.append(self)  # kept: no later client takes its id
+        asked.append((step_now(), id(self), path))
+        return await send(self, method, path, *args, **kwargs)  # type: ignore[arg-type]
 
     async def counted_proof(*args: object, **kwargs: object) -> object:
         proved.append(step_now())
         return await prove(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(smapi.StreamManagerAPI, "_call", counted_call)
+    monkeypatch.setattr(smapi.StreamManagerAPI, "_send", counted_send)
     monkeypatch.setattr(start_service, "serving_proof", counted_proof)
     async with rehearsal_host(tmp_path) as host:
         outcome = await rehearse(host, front, tmp_path / "run.jsonl", rehearsal_settings(host))
     assert outcome is Outcome.STOPPED, front.text()[-3000:]
     assert front.final_state("start-service") == "done", front.text()[-3000:]
-    controller = [step for step, rel in asked if rel == "admin/debug/cloudcontroller"]
-    assert controller.count("start-service") == 1, asked
+    # Per client, each a look of its own, and per version it tried.
+    controller = Counter((client, path) for step, client, path in asked
+                         if step == "start-service"
+                         and path.endswith("/admin/debug/cloudcontroller"))
+    assert controller and max(controller.values()) == 1, asked
     assert proved.count("start-service") == 1, proved
 
 
