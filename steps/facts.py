@@ -80,6 +80,10 @@ class Red5Scratch:
     unit_swap: Swap | None = None
     # recreate: origins in service, of those wanted, at its last look
     origins_counted: tuple[int, int] | None = None
+    # recreate (or the way back's): the step whose run's wait has just found
+    # every origin in service, for its verify to take once instead of asking
+    # the API again
+    origins_proved: str | None = None
     # service-unit: the installed unit's tuning, carried into the release's unit
     unit_tuning: list[Tuned] | None = None
     # The tables an unfinished import of schema left (its retry drops them

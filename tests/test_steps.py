@@ -1975,6 +1975,45 @@ async def test_recreate_says_the_alarm_thresholds_stay_behind() -> None:
     assert "alarm" not in back
 
 
+async def test_recreates_verify_asks_the_api_nothing_its_wait_has_just_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait's last look found every origin in service; the verify that
+    follows asked the API all of it again (a fresh client's version, the
+    launch configs, scale policies, nodegroups and their nodes): two round
+    trips and more at the end of the downtime, for an answer a moment old
+    (issue 12). It takes the wait's."""
+    from runbook.events import Event, Output, StepChanged
+    from runbook.smapi import StreamManagerAPI
+
+    said: list[str] = []
+    real_send = StreamManagerAPI._send
+
+    async def send(self: StreamManagerAPI, method: str, path: str, *args: object,
+                   **kwargs: object) -> Any:
+        said.append(f"{method} {path}")
+        return await real_send(self, method, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StreamManagerAPI, "_send", send)
+
+    class Marks(ScriptedFrontEnd):
+        def tell(self, event: Event) -> None:
+            super().tell(event)
+            if isinstance(event, Output) and event.step_id == "recreate" and \
+                    event.line == "every recreated nodegroup has its origins in service":
+                said.append("in service")
+            if isinstance(event, StepChanged) and event.report.id == "recreate" and \
+                    event.report.state is StepState.DONE:
+                said.append("recreate done")
+
+    front = Marks()
+    async with rehearsal_host(tmp_path) as host:
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+    assert outcome is Outcome.DONE, front.text()[-2000:]
+    assert front.final_state("recreate") == "done", front.text()[-2000:]
+    assert said[said.index("in service"):] == ["in service", "recreate done"], \
+        said[said.index("in service"):]
+
+
 # The stand-in server always; MariaDB where it is installed.
 DATABASE_KINDS = [databases.FAKE, pytest.param(databases.MARIADB, marks=pytest.mark.skipif(
     databases.find_mariadb() is None, reason="MariaDB is not installed"))]
