@@ -629,15 +629,19 @@ class ServiceUnit(Red5Step):
 
     async def _looked(self, ctx: Ctx, *, after_run: bool) -> Check:
         shipped, unit_file = self._shipped(ctx), ctx.settings.unit_file
-        unit = await read_remote(ctx, unit_file)
-        # Every look that needs only the unit goes out at once: each is a
-        # round trip, and this runs twice in the downtime (check, verify).
-        # The release's unit is read whole, to set against the installed one
-        # up to the host's tuning. The kept unit's classpath is looked at only
+        # The looks at once: each is a round trip, and this runs twice in the
+        # downtime (check, verify). The release's unit is read whole, to set
+        # against the installed one up to the host's tuning. What needs the
+        # installed unit comes after it: the Java it starts (a `java
+        # -version`, which starts a JVM: asked before the run only where the
+        # answer decides, not where the release's unit is still to install,
+        # the downtime's case; issue 12), and the kept unit's classpath, only
         # where the release ships none: the usual case pays nothing for it.
-        (have, want, home), ships, release, not_loaded = await asyncio.gather(
-            self._java(ctx, unit), exists(ctx, shipped, "-f"),
+        unit, ships, release, not_loaded = await asyncio.gather(
+            read_remote(ctx, unit_file), exists(ctx, shipped, "-f"),
             ctx.probe(root(ctx, f"cat -- {quote(shipped)}")), unit_not_loaded(ctx))
+        have, want, home = await self._java(ctx, unit) if after_run or not ships \
+            else (None, None, "")
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
@@ -655,6 +659,8 @@ class ServiceUnit(Red5Step):
                 if not after_run:
                     ctx.facts.scratch.unit_tuning = tuning
             same = unit == red5.tuned_unit(release.stdout, tuning)
+            if same and not after_run:
+                have, want, home = await self._java(ctx, unit)
             if same and not_loaded is None and have == want:
                 return Check(True, f"the release's unit is installed and loaded"
                                    f"{_carrying(tuning)}; Java {have}")
