@@ -15,7 +15,7 @@ import asyncio
 import math
 import re
 import time
-from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias
+from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias, TypeVar
 
 from runbook.model import (
     SERVICE_ANSWERED,
@@ -317,6 +317,13 @@ def _what_to_do_now(placeholder: str | None, *, runs: bool, not_loaded: bool,
     return "Nothing runs now: once the log's cause is fixed, try the step again"
 
 
+_T = TypeVar("_T")
+
+async def _already(value: _T) -> _T:
+    """No look: its answer known, in the place of one in a gather."""
+    return value
+
+
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
@@ -541,12 +548,14 @@ class StartService(Red5Step):
         # Before anything starts: nothing to undo.
         # A service found running has read its file (review 56d F2): the
         # mend is to stop it, as `systemctl start` leaves it as it is.
-        file_proven = self.side == "new" and await prove_the_file_names_the_new_database(
-            ctx, running=bool(our_pids), answers=False)
-        if restarting or not our_pids:  # what an earlier start logged is not this one's
-            ctx.facts.scratch.red5_log_start_offset = await log_size(ctx)
-        else:  # found running: where its start's lines begin is not known
-            ctx.facts.scratch.red5_log_start_offset = None
+        # red5.log's size is read with that look, not after it: each is a
+        # round trip in the downtime (issue 12). What an earlier start logged
+        # is not this one's; found running, where its start's lines begin is
+        # not known (None).
+        file_proven, ctx.facts.scratch.red5_log_start_offset = await asyncio.gather(
+            prove_the_file_names_the_new_database(ctx, running=bool(our_pids), answers=False)
+            if self.side == "new" else _already(False),
+            log_size(ctx) if restarting or not our_pids else _already(None))
         await self._systemctl(ctx, "restart" if restarting else "start")
         # What an earlier attempt's start met is that start's: this one's
         # failure names its own cause (review 59c M2: a jar mended two
