@@ -561,9 +561,14 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # audit 61, F12). Not "jsvc" alone: a `tail log/jsvc-error.log` in the install
 # is no server. "[j]ava", "[j]svc[.]exec" and "[-]Dred5[.]root=" keep the
 # listing's own shell out of its output; so does $k, which spells
-# -Dred5.root= in two pieces. A fixed number of processes whatever the host
-# runs: one grep prints the command line of each process that names one (its
-# NULs made spaces by one tr), one stat names every folder. Cutover lists them
+# -Dred5.root= in two pieces. The folder is the word after its last
+# -Dred5.root=, looked for word by word (set -f: a classpath's lib/* stays
+# as written), not cut out of the line with ${a##*$k}: sh matches that, and
+# any ${a#...}, against every prefix of the line in turn, its length squared,
+# seconds for a long classpath at each listing (issue 12). A fixed number of
+# processes whatever the host runs: one grep prints the command line of each
+# process that names one (its NULs made spaces by one tr), one stat names
+# every folder. Cutover lists them
 # about ten times while the stream manager is down; a fork or two per process
 # was most of each listing. (Not pgrep -f: procps 3.3 matches only a command
 # line's first 4 KiB, and a jsvc line with a long classpath can name java only
@@ -576,10 +581,11 @@ def _listing(unit_look: str = "") -> str:
         "stat -L -c %d:%i /; "
         "k=-Dred5.roo; k=${k}t=; "
         "grep -Hsa -e \"[j]ava\" -e \"[j]svc[.]exec\" -e \"[-]Dred5[.]root=\" /proc/[0-9]*/cmdline "
-        "| tr \"\\0\" \" \" | { " + keep +
+        "| tr \"\\0\" \" \" | { set -f; IFS=\" \"; " + keep +
         "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
         "case $d in \"\"|*[!0-9]*) continue ;; esac; "
-        "r=${a##*$k}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
+        "r=; case $a in *\"$k\"*) for w in $a; do case $w in *\"$k\"*) "
+    "t=${w%\"$k\"*}; r=${w#\"$t$k\"} ;; esac; done ;; esac; "
         "printf \"P\\t%s\\t%s\\t%s\\n\" \"$d\" \"$r\" \"$a\"; " + kept +
         "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
         + unit_look +

@@ -1464,6 +1464,53 @@ def test_the_unit_listing_finds_its_control_groups_processes_whatever_their_comm
             process.wait()
 
 
+# BOTH-ADDED below: check
+def test_the_java_listing_reads_a_long_command_line_in_one_pass(tmp_path: Path) -> None:
+    """The cutover lists the host's servers six times while the stream manager
+    is down. Each line's -Dred5.root was cut out with ${a##*...}, which sh
+    matches by trying every prefix against every split of it: a 16 KiB
+    command line (a classpath of every jar in lib/) took the listing 2 s, 64
+    KiB over ten seconds, and every java line paid for its length squared
+    (issue 12). The last -Dred5.root given is the one found, as the JVM
+    takes the last of a property set twice; one that names none has none."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from steps.common import _JAVA_PROCESSES, parse_java_processes
+
+    first, last = tmp_path / "first", tmp_path / "red5pro"
+    first.mkdir()
+    last.mkdir()
+    sleep = "import time; time.sleep(60)"
+    jars = " ".join(f"-cp /usr/local/red5pro/lib/jar-{n:05}.jar" for n in range(1600))
+    started = [
+        subprocess.Popen(["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" '
+                          f"-Dred5.root={first} {jars} -Dred5.root={last} x"], cwd="/"),
+        subprocess.Popen(["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" {jars}'],
+                         cwd=tmp_path),
+    ]
+    try:
+        time.sleep(0.3)
+        began = time.monotonic()
+        done = subprocess.run(["sh", "-c", _JAVA_PROCESSES], capture_output=True, text=True,
+                              timeout=60)
+        took = time.monotonic() - began
+        found, _slash = parse_java_processes(done.stdout)
+        mine = {p.pid: p for p in found if p.pid in {s.pid for s in started}}
+        assert set(mine) == {process.pid for process in started}, done.stdout[-2000:]
+        assert len(mine[started[0].pid].args) > 60_000
+        identity = f"{os.stat(last).st_dev}:{os.stat(last).st_ino}"
+        assert mine[started[0].pid].red5_root == identity
+        assert mine[started[1].pid].red5_root is None
+        assert took < 5, f"the listing took {took:.1f}s"
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
+
+
 class DeletesFirst(ScriptedFrontEnd):
     """Sends nodegroups' DELETEs itself as step `before` is confirmed (`count`
     of them, None: all): the requests a run killed while waiting for the
