@@ -629,19 +629,27 @@ class ServiceUnit(Red5Step):
 
     async def _looked(self, ctx: Ctx, *, after_run: bool) -> Check:
         shipped, unit_file = self._shipped(ctx), ctx.settings.unit_file
+
+        async def installed() -> tuple[str, tuple[int | None, int | None, str] | None]:
+            """The installed unit; after the run, with the Java it starts,
+            asked the moment the unit is read while the other looks go on."""
+            unit = await read_remote(ctx, unit_file)
+            return unit, await self._java(ctx, unit) if after_run else None
+
         # The looks at once: each is a round trip, and this runs twice in the
         # downtime (check, verify). The release's unit is read whole, to set
-        # against the installed one up to the host's tuning. What needs the
-        # installed unit comes after it: the Java it starts (a `java
-        # -version`, which starts a JVM: asked before the run only where the
-        # answer decides, not where the release's unit is still to install,
-        # the downtime's case; issue 12), and the kept unit's classpath, only
-        # where the release ships none: the usual case pays nothing for it.
-        unit, ships, release, not_loaded = await asyncio.gather(
-            read_remote(ctx, unit_file), exists(ctx, shipped, "-f"),
+        # against the installed one up to the host's tuning. Before the run,
+        # the installed unit's Java (a `java -version`, which starts a JVM) is
+        # asked only where the answer decides: not where the release's unit
+        # is still to install, the downtime's case (issue 12). The kept
+        # unit's classpath is looked at only where the release ships none:
+        # the usual case pays nothing for it.
+        (unit, java), ships, release, not_loaded = await asyncio.gather(
+            installed(), exists(ctx, shipped, "-f"),
             ctx.probe(root(ctx, f"cat -- {quote(shipped)}")), unit_not_loaded(ctx))
-        have, want, home = await self._java(ctx, unit) if after_run or not ships \
-            else (None, None, "")
+        if java is None and not ships:
+            java = await self._java(ctx, unit)
+        have, want, home = java or (None, None, "")
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
