@@ -585,7 +585,7 @@ def _listing(unit_look: str = "") -> str:
         "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
         "case $d in \"\"|*[!0-9]*) continue ;; esac; "
         "r=; case $a in *\"$k\"*) for w in $a; do case $w in *\"$k\"*) "
-    "t=${w%\"$k\"*}; r=${w#\"$t$k\"} ;; esac; done ;; esac; "
+        "t=${w%\"$k\"*}; r=${w#\"$t$k\"} ;; esac; done ;; esac; "
         "printf \"P\\t%s\\t%s\\t%s\\n\" \"$d\" \"$r\" \"$a\"; " + kept +
         "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
         + unit_look +

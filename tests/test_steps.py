@@ -1464,7 +1464,6 @@ def test_the_unit_listing_finds_its_control_groups_processes_whatever_their_comm
             process.wait()
 
 
-# BOTH-ADDED below: check
 def test_the_java_listing_reads_a_long_command_line_in_one_pass(tmp_path: Path) -> None:
     """The cutover lists the host's servers six times while the stream manager
     is down. Each line's -Dred5.root was cut out with ${a##*...}, which sh
