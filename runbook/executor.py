@@ -779,9 +779,11 @@ class Executor(Generic[F]):
         else:
             said = host_claim.taken_refusal(other, self._claim_place.where, step.id)
         self._claimed, self._claim_lost = False, True
-        # In the journal too, where the report and the next run read why the
-        # run ended here, with the step it did not start.
-        self.info(step, said, warning=True)
+        # In the journal too, where the report and `runbook log` read why the
+        # run ended here, with the step it did not start: as that step's
+        # warning, which the front ends say as the refusal (said once).
+        self.journal.write(Record.OUTPUT, step=step.id, lines=[["info", self.redactor(said)]],
+                           warning=True)
         raise host_claim.ClaimTaken(self.remote.target, said,
                                      when="once that run has ended, and what it did is known")
 

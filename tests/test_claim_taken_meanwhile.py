@@ -26,6 +26,7 @@ import pytest
 
 from runbook import claim as host_claim
 from runbook.cli import wiring
+from runbook.events import Output
 from runbook.executor import Decision
 from runbook.model import Action, StepReport
 from runbook.rehearsal.host import RehearsalHost
@@ -117,6 +118,12 @@ async def test_taken_over_in_prepare_the_run_stops_before_its_next_change(
     assert acted(journal, "unpack") == [], "unpack did not start"
     holder = holder_of(rehearsal_host).read_text().splitlines()
     assert "machine=laptop-2" in holder, holder
+    # Journalled as unpack's warning; the front end says it once, as the refusal.
+    warned = [r for r in records(journal) if r["event"] == "output" and r.get("step") == "unpack"
+              and r.get("warning") and "colleague on laptop-2" in str(r.get("lines"))]
+    assert warned, records(journal)[-5:]
+    assert not [e for e in front.events if isinstance(e, Output)
+                and "colleague on laptop-2" in e.line], "said twice"
     # The process ends as a refusal does, and the journal says so.
     assert exit_code_of(refused.value) == 2
     assert "colleague on laptop-2" in capsys.readouterr().err
