@@ -363,20 +363,22 @@ class Remote:
         """The open connection; a lost one is re-opened, with backoff (the
         first connection fails at once: a wrong address should say so).
         `reopen` False: one attempt, no backoff, for what is not worth a wait
-        (a run's end letting the host's claim go)."""
+        (a run's end letting the host's claim go), made as a stop's is."""
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
-            if not self._was_connected or not reopen:
+            if not self._was_connected:
                 return await self._open()
             stop = _STOPPING.get()
+            if stop is None and not reopen:
+                stop = _Stop()
             if stop is not None:
                 return await self._reach_once(stop)
             return await self._reopen()
 
     async def _reach_once(self, stop: _Stop) -> asyncssh.SSHClientConnection:
-        """A stop's one attempt at the host, within the connect timeout; no
-        reconnect said, no backoff (_Stop)."""
+        """One attempt at the host, within the connect timeout; no reconnect
+        said, no backoff (a stop's, _Stop, or connect(reopen=False)'s)."""
         if stop.unreached:
             raise RemoteError(f"{self.target}: the host could not be reached")
         try:
