@@ -196,6 +196,18 @@ class _TokenRefused(StepFailed):
     """The stream manager a service step started answers HTTP 401 to the token."""
 
 
+class _NoControllerNamed(SMApiError):
+    """The API answered its cloud-controller question HTTP 200 with an empty
+    body: up, and naming no controller. What that means no source says (FACTS
+    lists only the names it answers; data README), so it is said as it is and
+    waited on, as any answer that is not a controller's name (review K2, K1:
+    it was waited on in silence)."""
+
+    def __init__(self) -> None:
+        super().__init__("HTTP 200 to GET admin/debug/cloudcontroller, with an empty body "
+                         "where the controller's name belongs", 200)
+
+
 class _ServiceEnded(Exception):
     """systemd says the service is gone while start-service waits for it."""
 
@@ -693,7 +705,10 @@ class StartService(Red5Step):
         try:
             api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
             controller = await api.cloud_controller(as_settled=True)
-            return _ApiAnswer(api, controller) if controller else None
+            if not controller.strip():
+                errors.append(_NoControllerNamed())  # said by the wait, as any other answer
+                return None
+            return _ApiAnswer(api, controller)
         except SMApiError as exc:
             if exc.status == 401:
                 raise _TokenRefused(self._why_token_refused(ctx)) from None
@@ -997,7 +1012,10 @@ class _ApiWait:
         if answer in self.said:
             return
         self.said.add(answer)
-        self.ctx.info(f"the API does not answer yet: {_while_it_boots(heard)}")
+        # An empty controller is an answer: "does not answer" would not be true.
+        lead = ("the API answers, but names no cloud controller yet"
+                if isinstance(heard, _NoControllerNamed) else "the API does not answer yet")
+        self.ctx.info(f"{lead}: {_while_it_boots(heard)}")
 
     async def _ask_systemd(self) -> None:
         """_ServiceEnded where systemd says the service is gone. The API is

@@ -1065,3 +1065,37 @@ async def test_a_redirect_fails_the_look_at_once_naming_where_it_points() -> Non
             await step._ask_api(Looking(), errors)  # type: ignore[arg-type]
     assert "https://sm.test/" in str(failed.value), failed.value
     assert "[api] base_url" in str(failed.value), failed.value
+
+
+async def test_an_empty_cloud_controller_answer_is_said_while_the_step_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review K2, K1: the API answered HTTP 200 with an empty cloud-controller
+    body, and start-service waited on without a word of what it answered
+    (every other answer is said once as the wait goes on), to a failure that
+    said "last answer: no answer at all". No source says a stream manager
+    answers so, and the rehearsal's does not: its answer is stood in for at
+    runbook's own client, for the first looks of start-service's wait; the
+    rest (host, service, API) is the rehearsal's."""
+    from runbook import smapi
+
+    real = smapi.StreamManagerAPI.cloud_controller
+    empties = [3]  # start-service's first looks hear an empty answer
+
+    async def empty_at_first(self: smapi.StreamManagerAPI, *, as_settled: bool = False) -> str:
+        answer = await real(self, as_settled=as_settled)
+        if as_settled and empties[0] > 0:  # only start-service's wait asks as settled
+            empties[0] -= 1
+            return ""
+        return answer
+
+    monkeypatch.setattr(smapi.StreamManagerAPI, "cloud_controller", empty_at_first)
+    front = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+    async with rehearsal_host(tmp_path) as host:
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", rehearsal_settings(host))
+    assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    assert front.final_state("start-service") == "done", front.text()[-3000:]
+    assert empties == [0], "the stand-in answered empty"
+    said = [line for step, _stream, line in front.lines if step == "start-service"]
+    empty = [line for line in said if "HTTP 200" in line and "empty" in line]
+    assert len(empty) == 1 and "cloud controller" in empty[0], said
