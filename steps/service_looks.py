@@ -399,12 +399,18 @@ def _as_left(*, running: bool, answers: bool) -> str:
             + "; runbook leaves it running")
 
 
+def go_on_later(ctx: Ctx) -> str:
+    """How a run stopped here goes on, said after "stop, then": --resume,
+    or, for a throwaway rehearsal, whose host goes as it ends (--resume finds
+    nothing), a new rehearsal."""
+    return "rehearse again" if ctx.settings.rehearsal_throwaway else "go on with --resume"
+
+
 def _no_database_host(ctx: Ctx, host: str, *, running: bool, answers: bool) -> str:
     """The file's config.dbHost is blank or the template's placeholder."""
     path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
     state = _as_left(running=running, answers=answers)
-    # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
-    go_on = "rehearse again" if ctx.settings.rehearsal_throwaway else "go on with --resume"
+    go_on = go_on_later(ctx)
     if running:
         return (f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
                 f"database to use; {state}. {_STOP_IT}then {go_on} and let the "

@@ -52,6 +52,7 @@ from steps.service_looks import (
     UsesAnotherDatabase,
     active_controller_class,
     database_host_unset,
+    go_on_later,
     log_may_name_the_database,
     log_names_a_class_not_found,
     log_size,
@@ -302,18 +303,20 @@ def _what_to_raise(unit: str, limit: red5.StartLimit) -> str:
             f"{'' if limit.systemd_set else ' by default'}) past jsvc's wait")
 
 
-def _what_to_do_now(placeholder: str | None, *, runs: bool, not_loaded: bool,
+def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_loaded: bool,
                     failing: bool) -> str:
     """What a failed start's operator does next, after red5.log's line:
-    `placeholder`, the file's config.dbHost left unset, said as such; `runs`,
+    `placeholder`, the file's config.dbHost left unset, said as such, and
+    `go_on`, how the run goes on to the properties step (service_looks.
+    go_on_later: a throwaway rehearsal has nothing to resume); `runs`,
     the service still runs; `not_loaded`, its API answered 404 (the webapp
     did not load); `failing`, its API answered only 500 at the end."""
     if placeholder is not None:
         # Neither a wait nor a restart mends it (re-trial: advice to try
         # again, or to give it longer, with the properties step skipped).
         return (f"{placeholder}: the new release has no database to use, which neither "
-                "waiting nor a restart mends. The properties step ports it: stop, then go "
-                "on with --resume and let that step run")
+                f"waiting nor a restart mends. The properties step ports it: stop, then {go_on} "
+                "and let that step run")
     if not_loaded and runs:
         return ("Waiting does not load it, nor is it known to load by itself: once the "
                 "log's cause is fixed, try the step again, which restarts the service")
@@ -881,7 +884,8 @@ class StartService(Red5Step):
             # No line of the log quoted: its last is the stop systemd asked
             # for, which an operator read as the cause (trial 60, F14).
             raise StepFailed(_too_slow(why, log, ctx.settings.unit_file, *too_slow) + back)
-        now = _what_to_do_now(placeholder, runs=runs, not_loaded=not_loaded, failing=failing)
+        now = _what_to_do_now(placeholder, go_on=go_on_later(ctx), runs=runs,
+                              not_loaded=not_loaded, failing=failing)
         raise StepFailed(f"{why}; {log} ends with: {said}. {now}{back}")
 
     async def _show_the_logs_end(self, ctx: Ctx, log: str) -> str:

@@ -1099,3 +1099,47 @@ async def test_an_empty_cloud_controller_answer_is_said_while_the_step_waits(
     said = [line for step, _stream, line in front.lines if step == "start-service"]
     empty = [line for line in said if "HTTP 200" in line and "empty" in line]
     assert len(empty) == 1 and "cloud controller" in empty[0], said
+
+
+async def test_a_throwaway_rehearsals_placeholder_advice_says_rehearse_again_not_resume(
+    tmp_path: Path,
+) -> None:
+    """Review K2, K2: a start that failed with config.dbHost back to its
+    placeholder told the operator to "stop, then go on with --resume", where
+    a throwaway rehearsal (no --sandbox, no --keep) removes its sandbox as it
+    ends: nothing to resume, it is rehearsed again, as the same advice before
+    the start says (service_looks). The file passes start-service's look
+    before the start; it gets its {host} back while the service, slow to load
+    (the slow-start fault's flag), does not answer."""
+    path_holder: list[Path] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def placeholder_once_started(host: RehearsalHost) -> None:
+        # Started: the step has compared the file with [new_database].
+        await until(lambda: host.service_pid() is not None, what="the new service to start")
+        path = host.install_dir / "red5pro" / PROPERTIES
+        path.write_text(re.sub(r"(?m)^config\.dbHost=.*$", "config.dbHost={host}",
+                               path.read_text()))
+        path_holder.append(path)
+
+    async with rehearsal_host(tmp_path, unit_wait=False) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, rehearsal_throwaway=True, timeouts=dataclasses
+                                       .replace(settings.timeouts, service_start=6))
+
+        def at_start(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service" and not tasks:
+                # Each start loads its webapp long after the step has given up.
+                armed.arm(host.sandbox, "slow-start", step="start-service", delay=600.0)
+                tasks.append(asyncio.get_running_loop().create_task(
+                    placeholder_once_started(host)))
+
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]},
+                                 on_confirm=at_start)
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        await tasks[0]
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    assert path_holder, "the placeholder was put back"
+    said = front.last_report("start-service").detail
+    assert "config.dbHost" in said and "{host}" in said, said
+    assert "rehearse again" in said and "--resume" not in said, said
