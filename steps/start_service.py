@@ -15,6 +15,7 @@ import asyncio
 import math
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias, TypeVar
 
 from runbook.model import (
@@ -333,10 +334,25 @@ def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_load
 
 
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 
 async def _already(value: _T) -> _T:
     """No look: its answer known, in the place of one in a gather."""
     return value
+
+
+async def _both(first: Awaitable[_T], second: Awaitable[_U]) -> tuple[_T, _U]:
+    """Two looks at once, the first's failure raised before the second's,
+    and only once both have ended: a bare gather raises the first failure
+    at once and leaves the other look running past the step's failure, into
+    the operator's question, where a lost link's 'looking again' would be
+    said as this step's (review R2)."""
+    one, two = await asyncio.gather(first, second, return_exceptions=True)
+    if isinstance(one, BaseException):
+        raise one
+    if isinstance(two, BaseException):
+        raise two
+    return one, two
 
 
 class StartService(Red5Step):
@@ -567,7 +583,7 @@ class StartService(Red5Step):
         # round trip in the downtime (issue 12). What an earlier start logged
         # is not this one's; found running, where its start's lines begin is
         # not known (None).
-        file_proven, ctx.facts.scratch.red5_log_start_offset = await asyncio.gather(
+        file_proven, ctx.facts.scratch.red5_log_start_offset = await _both(
             prove_the_file_names_the_new_database(ctx, running=bool(our_pids), answers=False)
             if self.side == "new" else _already(False),
             log_size(ctx) if restarting or not our_pids else _already(None))

@@ -80,6 +80,7 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
                        scenario: str | None = None,
                        look: Callable[[RehearsalHost], None] | None = None,
                        at_start: Callable[[RehearsalHost], None] | None = None,
+                       front_end: type[ScriptedFrontEnd] = ScriptedFrontEnd,
                        ) -> ScriptedFrontEnd:
     """A rehearsal with `skipping` skipped and start-service given
     `service_start` seconds, stopped at start-service's failure: its front end.
@@ -92,7 +93,7 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
     step is asked, the installed file's config.dbHost and config.dbPort are set
     to the live database's, which is there and answers. `look`: called with
     the host once the run has ended, before it stops. `at_start`: called with
-    the host as start-service is asked."""
+    the host as start-service is asked. `front_end`: the front end's class."""
     async with rehearsal_host(tmp_path, scenario=scenario) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
@@ -117,8 +118,8 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
                                        f"config.dbPort={host.old_db[1]}", text))
 
         answers = {skipping: Decision(Answer.SKIP, "rehearsing a mistake")} if skipping else {}
-        front = ScriptedFrontEnd(answers, recoveries={"start-service": [Recovery.STOP]},
-                                 on_confirm=put_back)
+        front = front_end(answers, recoveries={"start-service": [Recovery.STOP]},
+                          on_confirm=put_back)
         outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
         if look is not None:
             look(host)
@@ -239,6 +240,46 @@ async def test_a_file_naming_another_database_that_answers_fails_the_step_before
     assert "roll back" in said and "did not start the service" in said, said
     # Nothing was started: no server runs, and the new install logged no start.
     assert seen["pid"] is None and "starting from" not in str(seen["log"]), seen
+
+
+async def test_a_file_refused_before_the_start_leaves_no_look_of_the_step_running(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review R2 (of 76de61d): red5.log's size is read beside the look at
+    the file's database. Where that look fails the step, the size read was
+    left running past the step's failure, into the operator's question
+    (and, cut off by a lost link, it said 'looking again once reconnected'
+    there, as start-service's). The step ends once both have. Only the
+    round trip's length is stood in for (a slow link): the read is the
+    step's own."""
+    from typing import Any
+
+    from steps import start_service
+
+    read = start_service.log_size
+    under_way: list[bool] = []
+
+    async def over_a_slow_link(ctx: Any) -> int:
+        under_way.append(True)
+        try:
+            await asyncio.sleep(2)
+            return await read(ctx)
+        finally:
+            under_way.append(False)
+
+    monkeypatch.setattr(start_service, "log_size", over_a_slow_link)
+    at_question: list[bool] = []
+
+    class Asked(ScriptedFrontEnd):
+        async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+            if step.id == "start-service":
+                at_question.append(under_way[-1])
+            return await super().recover(step, can_roll_back=can_roll_back)
+
+    front = await failed_start(tmp_path, skipping=None, service_start=60,
+                               live_database_at="service-unit", front_end=Asked)
+    said = front.last_report("start-service").detail
+    assert "did not start the service" in said, said
+    assert at_question == [False], "the size read still ran as the operator was asked"
 
 
 async def test_the_logged_database_is_compared_as_same_database_compares_it(
