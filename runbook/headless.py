@@ -100,8 +100,11 @@ class HeadlessFrontEnd:
         estimate: tuple[float, Path] | None = None,
         earlier: Replay | None = None,
         journal: Path | None = None,
+        throwaway: bool = False,
     ) -> None:
-        """`estimate`: the last comparable cutover's downtime and its journal
+        """`throwaway`: a rehearsal whose host goes as it ends
+        (Settings.rehearsal_throwaway), which nothing resumes. `estimate`: the
+        last comparable cutover's downtime and its journal
         (Session.downtime_estimate), said at the cutover and against its clock.
         `earlier`: the run this one resumes, for the summary of steps it finished
         that this run did not reach. `journal`: the run's, named once the run
@@ -110,6 +113,7 @@ class HeadlessFrontEnd:
         self.cards = {card.id: card for card in cards}
         self.journal = journal
         self.earlier = earlier
+        self.throwaway = throwaway
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
         self.stdin = stdin or sys.stdin
@@ -320,8 +324,11 @@ class HeadlessFrontEnd:
                     "check finds its work already done passes without a question:")
         for card in steps:
             self._print(f"    {card.number}. {card.title}")
-        self._print("  once taken it stands: this run does not return to the upgrade, and "
-                    "--resume goes on with the way back")
+        # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
+        later = ("this rehearsal's host goes as it ends, so to practise it again, rehearse "
+                 "again") if self.throwaway else "--resume goes on with the way back"
+        self._print(f"  once taken it stands: this run does not return to the upgrade, and "
+                    f"{later}")
         while True:
             answer = await self._ask("  take the way back? [y] roll back  [n] back to the "
                                      "question: ")

@@ -1089,3 +1089,21 @@ def test_a_blank_live_value_over_a_placeholder_is_not_called_a_new_default() -> 
     assert asyncio.run(headless.review("properties", result, decisions_path=None))
     said = shown.getvalue()
     assert "new default" not in said and "blank in the live file" in said, said
+
+
+def test_a_throwaway_rehearsals_way_back_does_not_promise_a_resume(tmp_path: Path) -> None:
+    """Review K2 (T): taking the way back after a fault said "--resume goes on
+    with the way back", where a rehearsal without --sandbox or --keep removes
+    its host as it ends: there is nothing to resume. A real throwaway
+    rehearsal, start-service failing on its fault, answered r then y."""
+    cutover = "".join(f"{step}\n" for step in (
+        "delete-nodegroups", "backup-live", "promote-new", "stop-service", "service-unit",
+        "start-service"))
+    result = runbook("rehearse", "--headless", "--fault", "start-fails",
+                     "--dist-size", "100000", stdin=PREPARE_ANSWERS + cutover + "r\ny\nq\n")
+    said = " ".join(result.stdout.split())
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr
+    assert "once taken it stands: this run does not return to the upgrade" in said, \
+        result.stdout[-3000:]
+    assert "--resume" not in said, result.stdout[-3000:]
+    assert "rehearse again" in said, result.stdout[-3000:]

@@ -397,7 +397,8 @@ async def go(args: argparse.Namespace, opening: Opening, path: Path,
         run = opening.open_session(earlier)
         return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes,
                                               estimate=run.downtime_estimate(),
-                                              earlier=run.resume, journal=path))
+                                              earlier=run.resume, journal=path,
+                                              throwaway=run.settings.rehearsal_throwaway))
     from screens.tui import run_tui
 
     return await run_tui(opening.open_session, previous=opening.previous,
