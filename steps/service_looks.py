@@ -13,7 +13,7 @@ from typing import Any
 from runbook.shell import privileged_script, quote
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import live_dir, root
+from steps.common import go_on_later, live_dir, root
 from steps.database import DEFAULT_PORT, live_address, same_database
 from steps.facts import Ctx
 
@@ -397,13 +397,6 @@ def _as_left(*, running: bool, answers: bool) -> str:
     return ("the red5pro service runs" + (" and its API answers" if answers else
                                           ", its API not answering yet")
             + "; runbook leaves it running")
-
-
-def go_on_later(ctx: Ctx) -> str:
-    """How a run stopped here goes on, said after "stop, then": --resume,
-    or, for a throwaway rehearsal, whose host goes as it ends (--resume finds
-    nothing), a new rehearsal."""
-    return "rehearse again" if ctx.settings.rehearsal_throwaway else "go on with --resume"
 
 
 def _no_database_host(ctx: Ctx, host: str, *, running: bool, answers: bool) -> str:

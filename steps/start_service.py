@@ -37,6 +37,7 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     folder_id,
+    go_on_later,
     install_version,
     java_processes,
     live_dir,
@@ -53,7 +54,6 @@ from steps.service_looks import (
     UsesAnotherDatabase,
     active_controller_class,
     database_host_unset,
-    go_on_later,
     log_may_name_the_database,
     log_names_a_class_not_found,
     log_size,
@@ -309,7 +309,7 @@ def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_load
     """What a failed start's operator does next, after red5.log's line:
     `placeholder`, the file's config.dbHost left unset, said as such, and
     `go_on`, how the run goes on to the properties step (service_looks.
-    go_on_later: a throwaway rehearsal has nothing to resume); `runs`,
+    common.go_on_later: a throwaway rehearsal has nothing to resume); `runs`,
     the service still runs; `not_loaded`, its API answered 404 (the webapp
     did not load); `failing`, its API answered only 500 at the end."""
     if placeholder is not None:

@@ -439,6 +439,34 @@ async def test_a_nodegroup_retired_while_delete_nodegroups_waits_is_not_rebuilt(
     assert front.recovered == [("delete-nodegroups", False)]
 
 
+async def test_a_throwaway_rehearsals_changed_fleet_says_rehearse_again_not_resume(
+        tmp_path: Path) -> None:
+    """Review K2 (T): the same refusal in a rehearsal without --sandbox or
+    --keep said "stop, then go on with --resume", where its host goes as it
+    ends: nothing is left to resume, so it says to rehearse again."""
+    import dataclasses
+
+    from runbook.model import Action, StepReport
+    from tests.rehearsal import rehearsal_settings
+
+    async with rehearsal_host(tmp_path) as host:
+        before = [g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db)]
+        settings = dataclasses.replace(rehearsal_settings(host), rehearsal_throwaway=True)
+
+        class Meanwhile(ScriptedFrontEnd):
+            async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+                if step.id == "delete-nodegroups":
+                    await _retire(host, before[0])
+                return await super().confirm(step, plan)
+
+        front = Meanwhile()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = front.last_report("delete-nodegroups").detail
+    assert f"nodegroup {before[0]} is gone" in said, said
+    assert "rehearse again" in said and "--resume" not in said, said
+
+
 async def test_a_cutover_the_journal_records_is_not_refused_for_a_lost_host_record(
         tmp_path: Path, monkeypatch: object) -> None:
     """Second review: the DELETEs sent and the groups still going when the run
