@@ -138,6 +138,16 @@ def _left_open(result: Review, where: object) -> str:
 _NAMED = 6
 
 
+def _later(ctx: AnyContext) -> str:
+    """Who else opens a review left open: a resumed run, but not after a
+    throwaway rehearsal, whose sandbox (its decisions file with it) goes as
+    it ends; a new rehearsal's review opens afresh."""
+    if ctx.settings.rehearsal_throwaway:
+        return ("this rehearsal's sandbox goes as it ends, its decisions file with it: "
+                "stop, then rehearse again, and the review opens afresh")
+    return "so does a resumed run (--resume) once this one stops"
+
+
 class Properties(Red5Step):
     id = PROPERTIES_STEP
     title = "Port red5-web.properties"
@@ -421,8 +431,11 @@ class Properties(Red5Step):
         elif unreadable:
             kept = f"{path} cannot be read{unreadable}, so the review opens without it"
         else:
-            ctx.info(f"the review as {path} keeps it, which trying the step again or a "
-                     "resumed run opens with (keys at their defaults not listed):\n"
+            # A throwaway rehearsal's host, its decisions file with it, goes as it ends.
+            opens = "trying the step again opens" if ctx.settings.rehearsal_throwaway \
+                else "trying the step again or a resumed run opens"
+            ctx.info(f"the review as {path} keeps it, which {opens} with (keys at their "
+                     "defaults not listed):\n"
                      + render_review(saved, only=lambda kr: saved.off_default(kr.key)).rstrip())
             kept = f"{path} keeps the decisions so far"
         if lost:
@@ -432,8 +445,7 @@ class Properties(Red5Step):
         return ReviewLeftOpen(
             f"left in the review with {len(still)} {'key' if len(still) == 1 else 'keys'} "
             f"open ({listed}); nothing was written to the host. {kept[:1].upper()}{kept[1:]}. "
-            "Trying the step again opens the review with them; so does a resumed run "
-            "(--resume) once this one stops")
+            f"Trying the step again opens the review with them; {_later(ctx)}")
 
     @staticmethod
     def _decided_in_review(ctx: Ctx, result: Review, opened: list[str]) -> None:

@@ -82,6 +82,28 @@ def _session(host: object, journal: Path, through: list[str] = THROUGH_PROPERTIE
                    resume=resume)
 
 
+async def test_a_throwaway_rehearsals_review_left_open_promises_no_resumed_run(
+        tmp_path: Path) -> None:
+    """Review K2 (T): left with keys open, the step said "so does a resumed
+    run (--resume) once this one stops", where a rehearsal without --sandbox
+    or --keep removes its host, and the decisions file in its sandbox, as it
+    ends: only trying the step again opens the review as it was left."""
+    journal = tmp_path / "run.jsonl"
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text("")
+    async with rehearsal_host(tmp_path) as host:
+        front = LeavesTheReview()
+        outcome = await _session(host, journal, decisions=decisions,
+                                 rehearsal_throwaway=True).run(front)
+    assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    said = front.detail("properties")
+    assert "Trying the step again opens the review" in said, said
+    assert "--resume" not in said and "resumed run" not in said, said
+    assert "rehearse again" in said, said
+    told = [line for step, _, line in front.lines if step == "properties"]
+    assert not [line for line in told if "resumed run" in line], told
+
+
 async def test_a_review_left_with_keys_open_waits_for_the_operator_and_a_resume_takes_it_up(
         tmp_path: Path) -> None:
     """Trial 55 F5: w with a key still open, then q, in the run's review made
