@@ -183,8 +183,10 @@ class RunbookApp(App["Outcome | None"]):
         if self._review is None:
             from screens.review_handoff import ReviewHandoff
 
-            self._review = ReviewHandoff(self, self.run_state, self.main.refresh_step,
-                                         lambda: load_review_screen())
+            self._review = ReviewHandoff(
+                self, self.run_state, self.main.refresh_step, lambda: load_review_screen(),
+                # The session of the moment: a resume chosen in the app opens another.
+                throwaway=lambda: self.session.settings.rehearsal_throwaway)
         return self._review
 
     @cached_property

@@ -386,6 +386,9 @@ class Leaving:
     # done), said in place of a cutover's "down" (trial 61, F4)
     going_back: bool = False
     back: str = ""
+    # A rehearsal whose host goes as it ends (Settings.rehearsal_throwaway):
+    # no later run goes on with it.
+    throwaway: bool = False
 
 
 class QuitDialog(Dialog[str]):
@@ -482,9 +485,11 @@ class QuitDialog(Dialog[str]):
                         "   An API request already sent stands. A wait just ends."),
                         indent=3, id="quit-text")
                     # Not one of the choices: not indented as one (operator trial).
+                    next_run = ("this rehearsal's host goes as runbook quits: to practise "
+                                "it again, rehearse again") if leaving.throwaway else (
+                        "the next run (--resume) checks the host before doing it again")
                     yield Wrapped("After detach or abort the journal records the step as in "
-                                  "doubt; the next run (--resume) checks the host before doing "
-                                  "it again.")
+                                  f"doubt; {next_run}.")
                 elif leaving.kind == IDLE:
                     yield Wrapped(Content.assemble(("Stop the run here?", "bold")))
                     where = f" before {leaving.next_step}" if leaving.next_step else ""
@@ -687,12 +692,16 @@ class RollBackDialog(Dialog[bool]):
     ]
 
     def __init__(self, step: StepCard, way_back: list[StepCard], *,
-                 failed: bool = False, cutover_next: StepCard | None = None) -> None:
+                 failed: bool = False, cutover_next: StepCard | None = None,
+                 throwaway: bool = False) -> None:
         # Asked from a failed step's question: the hint names its keys too.
         super().__init__(keeps_hint=failed)
         self.step = step
         self.way_back = way_back
         self.failed = failed
+        # A rehearsal whose host goes as it ends (Settings.rehearsal_throwaway):
+        # nothing resumes it.
+        self.throwaway = throwaway
         # Asked at a prepare step a resumed cutover looks at again first: the
         # cutover step it would go on at, which is what the way back replaces
         # (operator trial: "instead of step 1: Preflight checks?").
@@ -718,9 +727,12 @@ class RollBackDialog(Dialog[bool]):
                     "already done passes without a question.", "$text-muted"))
                 yield Wrapped("\n".join(f"{card.number}. {card.title}" for card in self.way_back),
                               indent=3, id="rollback-steps")
+                later = ("this rehearsal's host goes as it ends, so to practise it again, "
+                         "rehearse again") if self.throwaway \
+                    else "--resume goes on with the way back"
                 yield Wrapped(Content.styled(
                     "Once chosen it stands: this run does not return to the upgrade, and "
-                    "--resume goes on with the way back.", "$text-muted"))
+                    f"{later}.", "$text-muted"))
             keys = self.keys_said()  # as its bindings stand: a keymap moves them
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button(f"Roll back ({keys.get('go', 'y')})", id="rollback-go",

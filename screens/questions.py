@@ -160,7 +160,8 @@ class Questions:
                     else:
                         self.show_recovery()
 
-                asked = RollBackDialog(card, self._way_back(), failed=True)
+                asked = RollBackDialog(card, self._way_back(), failed=True,
+                                       throwaway=self._throwaway)
                 self.app.push_screen(asked, chosen)
                 self.app.run_state.recovery_keys = asked.keys_said()
                 self.app.main.refresh_hint()
@@ -283,8 +284,13 @@ class Questions:
         states = self.app.run_state.states
         cutover_next = next((c for c in self.app.cards if c.phase is Phase.CUTOVER
                              and states.get(c.id) not in FINISHED), None)
-        self.app.push_screen(RollBackDialog(card, self._way_back(), cutover_next=cutover_next),
-                             answered)
+        self.app.push_screen(RollBackDialog(card, self._way_back(), cutover_next=cutover_next,
+                                            throwaway=self._throwaway), answered)
+
+    @property
+    def _throwaway(self) -> bool:
+        """A rehearsal whose host goes as it ends: nothing resumes it."""
+        return self.app.session.settings.rehearsal_throwaway
 
     def _way_back(self) -> list[StepCard]:
         return [c for c in self.app.cards if c.phase is Phase.ROLLBACK]
@@ -398,17 +404,17 @@ class Questions:
         # connection to a dead host (review: "checking the host" after the end).
         if app.runner is None or app.runner.is_finished or state.outcome is not None:
             return Leaving(ENDED, ended=outcome_words(state.outcome) if state.outcome else "",
-                           down=down, going_back=going_back, back=back)
+                           down=down, going_back=going_back, back=back, throwaway=self._throwaway)
         asking = app.asking
         if asking is not None and state.running is None:
             card = app.by_id[asking.report.id]
             return Leaving(IDLE, next_step=f"{card.number}. {card.title}", down=down,
-                           going_back=going_back, back=back)
+                           going_back=going_back, back=back, throwaway=self._throwaway)
         running = app.by_id.get(state.running or "")
         return Leaving(BUSY, waiting=state.stop_requested,
                        what=f"step {running.number}. {running.title} is running."
                        if running else "the runbook is checking the host.", down=down,
-                       going_back=going_back, back=back)
+                       going_back=going_back, back=back, throwaway=self._throwaway)
 
     def run_moved(self) -> None:
         """The run moved on (a step started or ended, a question came, the run

@@ -35,8 +35,12 @@ def load_review_screen() -> type[Screen[bool]] | None:
 class ReviewHandoff:
     def __init__(self, app: App[Any], state: RunState,
                  redraw: Callable[[str], None],
-                 load: Callable[[], type[Screen[bool]] | None] = load_review_screen) -> None:
+                 load: Callable[[], type[Screen[bool]] | None] = load_review_screen,
+                 throwaway: Callable[[], bool] = lambda: False) -> None:
+        """`throwaway`: whether the run is a rehearsal whose sandbox (its
+        decisions file with it) goes as it ends, which nothing resumes."""
         self.app = app
+        self.throwaway = throwaway
         self.state = state
         self.redraw = redraw
         self.load = load
@@ -96,9 +100,11 @@ class ReviewHandoff:
             return f"The properties step is done: its review is over. {diff}"
         if ended == StepState.NEEDS_REVIEW.value:
             # Left with keys open (trial 55 F5): the step waits for it.
+            later = ("this rehearsal's sandbox, its decisions file with it, goes as it ends: "
+                     "a new rehearsal (rehearse again) reviews afresh") if self.throwaway() \
+                else "and so does --resume once the run stops"
             return ("The properties review was left with keys open: trying the step again "
-                    "opens it with the decisions saved, and so does --resume once the run "
-                    f"stops. {diff}")
+                    f"opens it with the decisions saved; {later}. {diff}")
         if ended == StepState.SKIPPED.value:
             return f"The properties step was skipped: no keys were reviewed or written. {diff}"
         return ("The properties review opens when the properties step runs and keys still "

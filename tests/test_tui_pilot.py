@@ -1870,3 +1870,48 @@ async def test_after_try_again_the_step_pane_says_the_failure_was_the_last_try(
         assert "Last try failed after" in detail and "did not answer" in detail, detail
         app.asking.answer.set_result(Decision(Answer.STOP))
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
+def _throwaway() -> RunbookApp:
+    """The app over a rehearsal without --sandbox or --keep: its host, and
+    the journal's sandbox, go as it ends (Settings.rehearsal_throwaway)."""
+    return make_app(settings_=replace(settings(), rehearsal_throwaway=True))
+
+
+async def test_a_throwaway_rehearsals_way_back_dialog_promises_no_resume() -> None:
+    """Review K2 (T): the way back's dialog said "--resume goes on with the way
+    back" in a rehearsal whose host goes as it ends: nothing resumes it."""
+    from screens.dialogs import RollBackDialog
+
+    app = _throwaway()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("delete-nodegroups", StepState.DONE, "gone", 1.0)))
+        asked = asyncio.ensure_future(app.front.confirm(
+            StepReport("backup-live", way_back_open=True), []))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the way back asked")
+        said = " ".join(text_of(app.screen).split())
+        await pilot.press("escape")
+        asked.cancel()
+    assert "does not return to the upgrade" in said, said
+    assert "--resume" not in said and "rehearse again" in said, said
+
+
+async def test_d_in_a_throwaway_rehearsal_does_not_send_a_review_left_open_to_resume() -> None:
+    """Review K2 (T): d after a review left with keys open said "so does
+    --resume once the run stops", where a throwaway rehearsal's sandbox, its
+    decisions file with it, goes as it ends."""
+    app = _throwaway()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, StepChanged(report("properties", StepState.NEEDS_REVIEW)))
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+    said = notes[-1]
+    assert "trying the step again opens it" in said, said
+    assert "--resume" not in said and "rehearse again" in said, said

@@ -551,3 +551,28 @@ async def test_the_quit_dialog_on_the_way_back_says_where_it_stands_and_how_it_g
     assert "takes the way back" not in said, said
     assert "on the way back" in said and "rollback-start talked" in said, said
     assert "goes on with the way back" in said, said
+
+
+async def test_a_throwaway_rehearsals_busy_quit_dialog_promises_no_next_run(
+        tmp_path: Path) -> None:
+    """Review K2 (T): quitting while a step ran said "the next run (--resume)
+    checks the host", where a rehearsal without --sandbox or --keep removes
+    its host as it quits: no run comes next on it."""
+    from dataclasses import replace
+
+    from tests.test_tui_fakes import settings
+
+    gate = asyncio.Event()
+    app = make_app(journal=tmp_path / "run.jsonl",
+                   steps=[Talk("recreate", phase=Phase.CUTOVER, gate=gate)],
+                   settings_=replace(settings(), rehearsal_throwaway=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run()
+        await quit_while_recreate_runs(app, pilot)
+        said = " ".join(text_of(app.screen).split())
+        gate.set()
+        await pilot.press("escape")
+    assert "in doubt" in said, said
+    assert "--resume" not in said and "next run" not in said, said
+    assert "rehearse again" in said, said
