@@ -361,6 +361,7 @@ class PropertiesReviewScreen(Screen[bool]):
         new_name: str | None = None,
         in_run: bool = False,
         host_file: str | None = None,
+        throwaway: bool = False,
         caution: str = "",
         name: str | None = None,
         id: str | None = None,
@@ -383,6 +384,9 @@ class PropertiesReviewScreen(Screen[bool]):
         # In a run, the file on the host the step writes the merge to as soon
         # as the review ends (its plan's edit): w's words say so (review 56b F9).
         self.host_file = host_file if in_run else None
+        # In a rehearsal whose sandbox goes as it ends (no --sandbox, no
+        # --keep): no resumed run takes the review up.
+        self.throwaway = throwaway
         #: Human lines about what ``w`` wrote, for a front end to repeat after the screen.
         self.written: list[str] = []
         # What w writes, and what is refused: the policy is the engine's.
@@ -1289,6 +1293,9 @@ class PropertiesReviewScreen(Screen[bool]):
         """How a review saved with keys open goes on: in a run, the step waits
         for it (trial 55: `runbook diff`'s words were said there)."""
         if self.in_run:
+            if self.throwaway:
+                return ("q leaves, and the step waits: trying it again takes the review up. "
+                        "This rehearsal's sandbox goes as it ends: after that, rehearse again.")
             return ("q leaves, and the step waits: trying it again or a resumed run takes "
                     "the review up.")
         if slim:

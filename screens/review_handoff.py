@@ -73,7 +73,7 @@ class ReviewHandoff:
                           if isinstance(action, EditFile)), None)
         screen = screen_class(review, decisions_path=request.decisions_path,  # type: ignore[call-arg,arg-type]
                               old_name=review.old_name, new_name=review.new_name, in_run=True,
-                              host_file=host_file)
+                              host_file=host_file, throwaway=self.throwaway())
 
         def closed(finished: bool | None) -> None:
             # Secrets typed in the editor serve this run; the decisions file

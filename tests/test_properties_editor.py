@@ -2105,3 +2105,27 @@ async def test_the_right_order_has_no_caution_line(pair: tuple[Path, Path]) -> N
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await editor(pilot)
         assert not screen.query_one("#review-caution", Static).display
+
+
+async def test_a_throwaway_rehearsals_review_saved_open_promises_no_resumed_run(
+        pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """Review K2 (T): w with keys open in a rehearsal without --sandbox or
+    --keep said "trying it again or a resumed run takes the review up",
+    where that rehearsal's host and sandbox go as it ends: nothing resumes."""
+    old, new = pair
+    result = review(old.read_text(), new.read_text(), overrides={"config.dbHost": NEW_DB})
+
+    class Throwaway(App[None]):
+        # Not a _Host: Textual would run its on_mount too, pushing a second screen.
+        def on_mount(self) -> None:
+            self.push_screen(PropertiesReviewScreen(result, decisions_path=tmp_path / "d.toml",
+                                                    in_run=True, throwaway=True))
+
+    app = Throwaway()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("w")  # keys open
+        await pilot.pause()
+        said = " ".join(message(screen).split())
+    assert "still open" in said and "trying it again" in said, said
+    assert "resumed run" not in said and "rehearse again" in said, said

@@ -505,7 +505,7 @@ async def test_the_properties_review_opens_and_its_answer_reaches_the_step(
                       if isinstance(a, EditFile))
         assert opened == [{"review": subject, "decisions_path": Path("d.toml"),
                            "old_name": "live.properties", "new_name": "new.properties",
-                           "in_run": True, "host_file": target}]
+                           "in_run": True, "host_file": target, "throwaway": False}]
         app.screen.dismiss(True)
         assert await finished is True
         await pilot.pause()
@@ -1915,3 +1915,28 @@ async def test_d_in_a_throwaway_rehearsal_does_not_send_a_review_left_open_to_re
     said = notes[-1]
     assert "trying the step again opens it" in said, said
     assert "--resume" not in said and "rehearse again" in said, said
+
+
+async def test_a_throwaway_rehearsals_review_is_opened_as_one_nothing_resumes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review K2 (T): the properties review in a throwaway rehearsal is told
+    so, and says no resumed run takes it up (test_properties_editor)."""
+    opened: list[dict[str, Any]] = []
+
+    class Review(Screen[bool]):
+        def __init__(self, review: object, **options: Any) -> None:
+            super().__init__()
+            opened.append(options)
+
+    monkeypatch.setattr(app_module, "load_review_screen", lambda: Review)
+    app = _throwaway()
+    async with app.run_test(size=SIZE):
+        await started(app)
+        tell(app, StepChanged(report("properties", StepState.RUNNING)))
+        subject = type("R", (), {"old_name": "live.properties", "new_name": "new.properties"})()
+        finished = asyncio.ensure_future(
+            app.front.review("properties", subject, decisions_path=Path("d.toml")))
+        await until(lambda: isinstance(app.screen, Review), what="the review screen")
+        app.screen.dismiss(True)
+        assert await finished is True
+    assert [options.get("throwaway") for options in opened] == [True], opened
