@@ -2353,3 +2353,19 @@ def test_the_claim_by_hand_is_removed_without_sudo_where_host_sudo_is_false(
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert "the claim with rm -r /usr/local/.runbook-claim" in result.stderr, result.stderr
     assert "sudo rm" not in result.stderr, result.stderr
+
+
+def test_a_throwaway_rehearsal_refusing_a_journal_in_use_does_not_offer_a_bare_resume(
+        tmp_path: Path) -> None:
+    """Review K2 (T): `rehearse --journal J`, J holding an unfinished run,
+    said "--resume continues it", and `rehearse --resume --journal J` is then
+    refused for want of the --sandbox the run was in (a rehearsal without
+    --sandbox or --keep has none left). The refusal names the sandbox."""
+    used = tmp_path / "used.jsonl"
+    _journal_of(used, "red5admin@127.0.0.1:2222", outcome="stopped", cutover=False)
+    result = runbook("rehearse", "--headless", "--journal", str(used),
+                     env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "holds an unfinished run" in result.stderr, result.stderr
+    assert "--resume continues it" not in result.stderr, result.stderr
+    assert "--resume --sandbox" in result.stderr, result.stderr

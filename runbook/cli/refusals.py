@@ -389,10 +389,11 @@ def refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | No
                           "(their values are never written to the file), then run again")
 
 
-def refuse_a_journal_in_use(path: Path) -> None:
+def refuse_a_journal_in_use(path: Path, *, continues: str = "--resume continues it") -> None:
     """A new run writes a journal of its own. Appended to one that holds a run,
     it read afterwards as that run resumed: in the report, the log and the
-    lookups of the way back (operator trial)."""
+    lookups of the way back (operator trial). `continues`: what goes on with
+    an unfinished run there, as this command is given."""
     from runbook.config import ConfigError
     from runbook.journal import JournalError
     from runbook.journal_replay import replay
@@ -415,7 +416,7 @@ def refuse_a_journal_in_use(path: Path) -> None:
         ended = "finished" if earlier.ended_as == "done" else "rolled back"
         raise ConfigError(str(path), f"holds a run that {ended}; give --journal a file "
                           "that does not exist yet")
-    raise ConfigError(str(path), "holds an unfinished run; --resume continues it, or give "
+    raise ConfigError(str(path), f"holds an unfinished run; {continues}, or give "
                       "--journal a file that does not exist yet for a new run")
 
 

@@ -78,7 +78,13 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     if args.journal is not None and args.resume and not args.journal.is_file():
         raise ConfigError(str(args.journal), "no such journal to resume")
     if args.journal is not None and not args.resume:
-        refuse_a_journal_in_use(args.journal)  # a throwaway rehearsal's too (review)
+        # A throwaway rehearsal's too (review). Without --sandbox, --resume
+        # alone is refused: the run goes on only in the sandbox it ran in,
+        # and a throwaway one's is gone (review K2, T).
+        refuse_a_journal_in_use(args.journal, continues="--resume continues it" if args.sandbox
+                                else "runbook rehearse --resume --sandbox DIR continues it in "
+                                "the sandbox it ran in, if that was kept (a rehearsal without "
+                                "--sandbox or --keep leaves none)")
     if args.sandbox is not None and any(c.isspace() for c in str(Path(args.sandbox).absolute())):
         # The fake host's unit names its paths unquoted, as systemd reads them:
         # its service could never start there (review).
