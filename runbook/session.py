@@ -18,7 +18,7 @@ from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.model import Action, StepCard
 from runbook.redact import Redactor
-from runbook.step import PlanContext, Step, cards
+from runbook.step import PlanContext, Procedure, Step
 
 # The executor and the journal (with every event's dataclass) load when a plan
 # is previewed or the run starts, after a front end's first paint (issue 12).
@@ -107,12 +107,36 @@ class Session(Generic[F]):
         rollback_after: str | None = None,
         upgrade: Sequence[Step[F]] | None = None,
     ) -> None:
+        given = Procedure(steps, facts, rollback=rollback, upgrade=upgrade)
+        self._set_up(settings, given.cards(), lambda: given, token=token,
+                     journal_path=journal_path, state_dir=state_dir, isolated=isolated,
+                     resume=resume, rollback_after=rollback_after)
+        self._take(given)
+
+    @classmethod
+    def deferred(cls, settings: Settings, cards: Sequence[StepCard],
+                 load: Callable[[], Procedure[F]], *, token: str, journal_path: Path,
+                 state_dir: Path, isolated: bool = False, resume: Replay | None = None,
+                 rollback_after: str | None = None) -> Session[F]:
+        """A session whose steps are loaded (`load`) the first time they are
+        needed, a plan previewed or the run begun, not as it is built: a front
+        end draws their cards, given here, first. `runbook run` loaded the
+        procedure's modules for its cards alone, about a tenth of its first
+        paint (issue 12)."""
+        session = cls.__new__(cls)
+        session._set_up(settings, cards, load, token=token, journal_path=journal_path,
+                        state_dir=state_dir, isolated=isolated, resume=resume,
+                        rollback_after=rollback_after)
+        return session
+
+    def _set_up(self, settings: Settings, cards: Sequence[StepCard],
+                load: Callable[[], Procedure[F]], *, token: str, journal_path: Path,
+                state_dir: Path, isolated: bool, resume: Replay | None,
+                rollback_after: str | None) -> None:
         self.settings = settings
-        self.steps = list(steps)
-        self.upgrade = list(upgrade) if upgrade is not None else None  # Executor.upgrade
-        self.rollback = list(rollback)
+        self._load = load
+        self._procedure: Procedure[F] | None = None
         self.rollback_after = rollback_after
-        self.facts = facts
         self.journal_path = journal_path
         # Where the run's records went when another file took the journal's
         # place (Journal.kept_beside), once the run has ended.
@@ -120,12 +144,7 @@ class Session(Generic[F]):
         self.isolated = isolated
         self.resume = resume
         self.host_state = host_state(settings, state_dir)
-        # The way back numbered after the upgrade's steps, under `runbook
-        # rollback` too (whose run has none of them): 18 to 24 everywhere, as
-        # the README and the report have them (trial 58 L2).
-        upgrade_steps = len(self.upgrade if self.upgrade is not None else self.steps)
-        self.cards: list[StepCard] = [*cards(self.steps),
-                                      *cards(self.rollback, start=upgrade_steps + 1)]
+        self.cards: list[StepCard] = list(cards)
         self.redactor = Redactor()
         self.redactor.add(token, name=settings.token_env)
         # Said once as the run begins, kept among its warnings: (kind, text).
@@ -138,8 +157,36 @@ class Session(Generic[F]):
         # a journal that fails mid-run to name whole; it gives None where
         # nothing can go on (a throwaway rehearsal). Set by the CLI.
         self.go_on: Callable[[Path], str | None] | None = None
-        if resume is not None:
-            facts.load(resume.facts)
+
+    def _take(self, procedure: Procedure[F]) -> None:
+        if self.resume is not None:
+            procedure.facts.load(self.resume.facts)
+        self._procedure = procedure
+
+    @property
+    def procedure(self) -> Procedure[F]:
+        """The steps themselves, loaded the first time they are needed."""
+        if self._procedure is None:
+            self._take(self._load())
+            assert self._procedure is not None
+        return self._procedure
+
+    @property
+    def steps(self) -> list[Step[F]]:
+        return self.procedure.steps
+
+    @property
+    def rollback(self) -> list[Step[F]]:
+        return self.procedure.rollback
+
+    @property
+    def upgrade(self) -> list[Step[F]] | None:
+        """The upgrade's steps where the run has none of them (Executor.upgrade)."""
+        return self.procedure.upgrade
+
+    @property
+    def facts(self) -> F:
+        return self.procedure.facts
 
     def curl(self, method: str, path: str, body: dict[str, Any] | None = None, *,
              version: str | None = None) -> str:

@@ -11,7 +11,7 @@ it ends; that pairing is what lets a later run find an action "in doubt".
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
@@ -262,5 +262,27 @@ class Step(ABC, Generic[F]):
         return await self.check(ctx)
 
 
-def cards(steps: list[Step[Any]], *, start: int = 1) -> list[StepCard]:
+def cards(steps: Sequence[Step[Any]], *, start: int = 1) -> list[StepCard]:
     return [step.card(number) for number, step in enumerate(steps, start=start)]
+
+
+class Procedure(Generic[F]):
+    """What a session runs: its steps, the way back's (`rollback`) and the
+    facts they learn; `upgrade`, the upgrade's steps where the run has none of
+    them (runbook rollback), for their numbers and what they leave."""
+
+    def __init__(self, steps: Sequence[Step[F]], facts: F, *,
+                 rollback: Sequence[Step[F]] = (),
+                 upgrade: Sequence[Step[F]] | None = None) -> None:
+        self.steps = list(steps)
+        self.facts = facts
+        self.rollback = list(rollback)
+        self.upgrade = list(upgrade) if upgrade is not None else None
+
+    def cards(self) -> list[StepCard]:
+        """Every step's card, numbered as every front end and the report show
+        them: the way back after the upgrade's steps, under `runbook rollback`
+        too (whose run has none of them): 18 to 24 everywhere, as the README
+        has them (trial 58 L2)."""
+        upgrade = self.upgrade if self.upgrade is not None else self.steps
+        return [*cards(self.steps), *cards(self.rollback, start=len(upgrade) + 1)]

@@ -125,6 +125,15 @@ def test_the_first_paint_of_a_run_loads_no_hashing_or_password_prompt() -> None:
     assert loaded_at_first_paint() & {"hashlib", "_hashlib", "getpass"} == set()
 
 
+def test_the_first_paint_of_a_run_loads_none_of_the_steps_code() -> None:
+    """Issue 12: the first screen draws the steps' cards, which steps.cards
+    holds as data (test_step_cards keeps it the steps' own). The steps'
+    code, their facts and the helpers they share (about a tenth of run's
+    first paint) load when a plan is first shown or the run starts."""
+    loaded = loaded_at_first_paint()
+    assert {name for name in loaded if name.startswith("steps.")} <= {"steps.cards"}
+
+
 def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
     """The same, through `runbook run` itself: before the paint the CLI reads
     the journals for an unfinished run to offer, and reading one needs only the

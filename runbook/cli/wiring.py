@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from runbook.journal_replay import Replay
     from runbook.rehearsal.host import RehearsalHost
     from runbook.session import Session
+    from steps.facts import Red5Facts
 
 
 def _sample(name: str) -> str:
@@ -74,18 +75,25 @@ def session(
 ) -> Session[Any]:
     """A run of the documented procedure against the host in `settings`: the
     one place the engine and the procedure meet. `only_back`: the way back
-    alone (runbook rollback)."""
+    alone (runbook rollback). Its steps load when it first needs them, after
+    a front end has drawn their cards (steps.cards; issue 12)."""
     from runbook.session import Session
-    from steps import procedure, way_back
-    from steps.facts import Red5Facts
+    from runbook.step import Procedure
+    from steps.cards import UPGRADE, WAY_BACK
 
-    upgrade = procedure()
-    # The way back alone runs none of the upgrade's steps, but says what they
-    # leave as it learns it (review 56c, F2).
-    return Session(settings, [] if only_back else upgrade, Red5Facts(), token=token,
-                   journal_path=journal_path, state_dir=state_dir, isolated=isolated,
-                   resume=resume, rollback=way_back(), rollback_after=rollback_after,
-                   upgrade=upgrade if only_back else None)
+    def load() -> Procedure[Red5Facts]:
+        from steps import procedure, way_back
+        from steps.facts import Red5Facts
+
+        upgrade = procedure()
+        # The way back alone runs none of the upgrade's steps, but says what they
+        # leave as it learns it (review 56c, F2).
+        return Procedure([] if only_back else upgrade, Red5Facts(), rollback=way_back(),
+                         upgrade=upgrade if only_back else None)
+
+    return Session.deferred(settings, WAY_BACK if only_back else [*UPGRADE, *WAY_BACK], load,
+                            token=token, journal_path=journal_path, state_dir=state_dir,
+                            isolated=isolated, resume=resume, rollback_after=rollback_after)
 
 
 def _decisions_of_the_path(host: RehearsalHost) -> str:
