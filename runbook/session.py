@@ -13,22 +13,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from runbook.config import Settings
-from runbook.curl import ENCODE_TOKEN, ApiTarget, curl_line, token_needs_encoding, token_to_encode
-from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.model import Action, StepCard
 from runbook.redact import Redactor
-from runbook.step import PlanContext, Procedure, Step
 
 # The executor and the journal (with every event's dataclass) load when a plan
-# is previewed or the run starts, after a front end's first paint (issue 12).
+# is previewed or the run starts, after a front end's first paint (issue 12);
+# so do what a step is (runbook.step), what the steps learn (runbook.facts)
+# and the curl lines of their plans: five dataclasses, each compiled as it is
+# defined, that the first screen has no use for.
 if TYPE_CHECKING:
     from runbook.executor import Executor, FrontEnd, Outcome
+    from runbook.facts import Facts
     from runbook.journal_replay import Replay
     from runbook.remote import Remote
     from runbook.smapi import StreamManagerAPI
+    from runbook.step import PlanContext, Procedure, Step
 
-F = TypeVar("F", bound=Facts)
+F = TypeVar("F", bound="Facts")
 
 
 class ApiClients:
@@ -107,6 +109,8 @@ class Session(Generic[F]):
         rollback_after: str | None = None,
         upgrade: Sequence[Step[F]] | None = None,
     ) -> None:
+        from runbook.step import Procedure
+
         given = Procedure(steps, facts, rollback=rollback, upgrade=upgrade)
         self._set_up(settings, given.cards(), lambda: given, token=token,
                      journal_path=journal_path, state_dir=state_dir, isolated=isolated,
@@ -147,10 +151,6 @@ class Session(Generic[F]):
         self.cards: list[StepCard] = list(cards)
         self.redactor = Redactor()
         self.redactor.add(token, name=settings.token_env)
-        # Said once as the run begins, kept among its warnings: (kind, text).
-        self.opening_warnings: list[tuple[str, str]] = []
-        if token_needs_encoding(token):
-            self.opening_warnings.append((ENCODE_TOKEN, token_to_encode(settings.token_env)))
         self.api = ApiClients(settings, token)
         self._executor: Executor[F] | None = None
         # The command that goes on with the run in a journal at a path, for
@@ -188,14 +188,27 @@ class Session(Generic[F]):
     def facts(self) -> F:
         return self.procedure.facts
 
+    @property
+    def opening_warnings(self) -> list[tuple[str, str]]:
+        """Said once as the run begins, kept among its warnings: (kind, text)."""
+        from runbook.curl import ENCODE_TOKEN, token_needs_encoding, token_to_encode
+
+        if token_needs_encoding(self.api.token):
+            return [(ENCODE_TOKEN, token_to_encode(self.settings.token_env))]
+        return []
+
     def curl(self, method: str, path: str, body: dict[str, Any] | None = None, *,
              version: str | None = None) -> str:
         """Plans name the API version once it is known."""
+        from runbook.curl import ApiTarget, curl_line
+
         target = ApiTarget(self.settings.api_base_url, version or self.api.version,
                            f"${self.settings.token_env}")
         return curl_line(target, method, path, body)
 
     def plan_context(self) -> PlanContext[F]:
+        from runbook.step import PlanContext
+
         return PlanContext(self.settings, self.curl, self.facts, self.host_state,
                            self.journal_path)
 

@@ -134,6 +134,15 @@ def test_the_first_paint_of_a_run_loads_none_of_the_steps_code() -> None:
     assert {name for name in loaded if name.startswith("steps.")} <= {"steps.cards"}
 
 
+def test_the_first_paint_of_a_run_loads_no_step_protocol_facts_or_curl_lines() -> None:
+    """Issue 12: a session is built for the first screen, but what its steps
+    are (runbook.step, with runbook.shell's results), what they learn
+    (runbook.facts) and the curl lines of their plans load with the first
+    plan shown: five dataclasses, each compiled as it is defined."""
+    loaded = loaded_at_first_paint()
+    assert loaded & {"runbook.step", "runbook.shell", "runbook.facts", "runbook.curl"} == set()
+
+
 def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
     """The same, through `runbook run` itself: before the paint the CLI reads
     the journals for an unfinished run to offer, and reading one needs only the

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from runbook.journal_replay import Replay
     from runbook.rehearsal.host import RehearsalHost
     from runbook.session import Session
+    from runbook.step import Procedure
     from steps.facts import Red5Facts
 
 
@@ -78,10 +79,10 @@ def session(
     alone (runbook rollback). Its steps load when it first needs them, after
     a front end has drawn their cards (steps.cards; issue 12)."""
     from runbook.session import Session
-    from runbook.step import Procedure
     from steps.cards import UPGRADE, WAY_BACK
 
     def load() -> Procedure[Red5Facts]:
+        from runbook.step import Procedure
         from steps import procedure, way_back
         from steps.facts import Red5Facts
 
