@@ -185,11 +185,9 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
     assert loaded & {"runbook.events", "runbook.executor", "screens.messages"} == set()
 
 
-def test_the_first_paint_of_runbook_run_with_no_earlier_run_replays_none(
-        tmp_path: Path) -> None:
-    """With no journal in its folder there is no earlier run to read: the
-    replay of a journal (its dataclasses, about 1.6 ms) loads with the first
-    journal there is to read, not before the first paint (issue 12)."""
+def loaded_at_first_paint_of_run(tmp_path: Path) -> set[str]:
+    """Every module `runbook run` holds at its first paint, on the sample
+    production config aimed at a closed port, with no journal in its folder."""
     sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
                           .read_text())
     config = tmp_path / "run.toml"
@@ -214,7 +212,24 @@ def test_the_first_paint_of_runbook_run_with_no_earlier_run_replays_none(
     assert listed, done.stdout + done.stderr
     loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))
     assert "screens.main" in loaded
-    assert "runbook.journal_replay" not in loaded
+    return loaded
+
+
+def test_the_first_paint_of_runbook_run_with_no_earlier_run_replays_none(
+        tmp_path: Path) -> None:
+    """With no journal in its folder there is no earlier run to read: the
+    replay of a journal (its dataclasses, about 1.6 ms) loads with the first
+    journal there is to read, not before the first paint (issue 12)."""
+    assert "runbook.journal_replay" not in loaded_at_first_paint_of_run(tmp_path)
+
+
+def test_the_first_paint_of_runbook_run_loads_no_host_claim_or_way_on(tmp_path: Path) -> None:
+    """Issue 12: the refusals before the first paint name the command that
+    removes the host's claim (runbook.claim) and the commands that go on
+    (runbook.standing) only where they refuse; with nothing to refuse,
+    neither module (three dataclasses) is loaded for them."""
+    assert loaded_at_first_paint_of_run(tmp_path) & {"runbook.claim", "runbook.standing"} \
+        == set()
 
 
 def test_every_dataclass_says_what_it_is() -> None:

@@ -97,7 +97,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
                             offered.path if offered is not None else None,
                             lambda journal: _command_to_go_on(args, settings, journal),
                             lambda journal: _command_to_go_back(args, settings, journal),
-                            remove_claim=claim_removal(settings))
+                            remove_claim=lambda: claim_removal(settings))
     refuse_a_new_run_over(args, settings, found)
     if found is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
@@ -198,7 +198,7 @@ def _resume_from(
             refuse_a_second_cutover(host_state(settings, state_dir), None,
                                     lambda journal: _command_to_go_on(args, settings, journal),
                                     lambda journal: _command_to_go_back(args, settings, journal),
-                                    remove_claim=claim_removal(settings))
+                                    remove_claim=lambda: claim_removal(settings))
             raise ConfigError(str(args.journal or folder), _nothing_to_resume(args, settings,
                                                                               folder))
         if earlier.empty:
@@ -332,7 +332,7 @@ def refuse_a_new_run_here(args: argparse.Namespace, settings: Settings, folder: 
     refuse_a_second_cutover(host_state(settings, state_dir), None,
                             lambda journal: _command_to_go_on(args, settings, journal),
                             lambda journal: _command_to_go_back(args, settings, journal),
-                            remove_claim=claim_removal(settings))
+                            remove_claim=lambda: claim_removal(settings))
     refuse_a_new_run_over(args, settings, unfinished(folder, **runs_of(settings)))
 
 
@@ -341,6 +341,8 @@ def refuse_a_new_run_over(args: argparse.Namespace, settings: Settings,
     """A new run beside `found`, the host's unfinished run, refused where
     nobody chose it over that one (refusals.refuse_a_new_run_over_an_unfinished_one),
     with the commands as this one was started."""
+    if found is None:
+        return  # and the commands' module (runbook.standing) is not loaded for nothing
     from runbook.standing import new_run_command, rehearse_anew_command
 
     headless = is_headless(args)

@@ -195,16 +195,16 @@ def said_if_refused(notes: list[str]) -> Iterator[None]:
 def refuse_a_second_cutover(state: HostState, continuing: Path | None,
                             resume_command: Callable[[str], str],
                             way_back: Callable[[str], str | None], *,
-                            remove_claim: str | None = None) -> None:
+                            remove_claim: Callable[[], str] | None = None) -> None:
     """A cutover under way on the host belongs to the run that began it: a new
     run would re-export the emptied system and work from the wrong snapshot.
     The refusal names the commands that go on with it (`resume_command`,
     given its journal) and that take the way back (`way_back`; operator
     trial: after a kill -9 it named only going on), and the moment the
-    cutover began as the operator's clock shows it."""
-    from runbook.config import ConfigError
-    from runbook.standing import said_time
-
+    cutover began as the operator's clock shows it. `remove_claim` gives the
+    command that removes the host's claim, asked only where the refusal names
+    it: every run passes here before its first paint, and what works it out
+    (runbook.claim) is not loaded for a host with no cutover (issue 12)."""
     # Its run cut off before its journal said the cutover began: nothing was
     # sent, and the live stream manager serves as before (review 58a, L1).
     state.drop_cutover_never_begun()
@@ -220,12 +220,15 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
         return
     if continuing is not None and under_way.journalled_in(continuing):
         return
+    from runbook.config import ConfigError
+    from runbook.standing import said_time
+
     if not Path(under_way.journal).is_file():
         # Trial 59, F9: both commands below failed on the missing journal.
         raise ConfigError(state.target, journal_gone(
             said_time(under_way.began), under_way.journal, under_way.snapshot,
             way_back(under_way.journal) or resume_command(under_way.journal),
-            state.cutover_record, remove_claim))
+            state.cutover_record, remove_claim() if remove_claim is not None else None))
     raise ConfigError(state.target, _cutover_under_way(
         said_time(under_way.began), resume_command(under_way.journal),
         way_back(under_way.journal), going_back=_going_back_in_its_journal(under_way.journal)))
