@@ -191,6 +191,15 @@ class PlanView(Vertical):
         if plan == self.plan and empty == self.empty:
             return
         self.plan, self.empty = plan, empty
+        if self.is_mounted:
+            self._draw_rows()
+        else:
+            # Composing yet, perhaps from the plan it was made with: drawn
+            # again as it stands now once mounted (the rows would have been
+            # mounted twice).
+            self.call_later(self._draw_rows)
+
+    def _draw_rows(self) -> None:
         self.remove_children()
         self.mount_all(list(self._rows()))
 
@@ -198,13 +207,15 @@ class PlanView(Vertical):
 class StepDetail(VerticalScroll):
     """The selected step in words, then its plan."""
 
-    def compose(self) -> ComposeResult:
-        yield Wrapped(id="detail-text")
-        yield Static(id="detail-plan-heading")
-        yield PlanView(id="detail-plan")
-
     def show(self, step_id: str, about: Content, heading: Content, plan: list[Action] | None,
              *, empty: str) -> None:
+        if not self.children:
+            # Its parts mount with the first step shown, as the run is drawn:
+            # mounted and styled for the first paint, they said only "(nothing
+            # to run)", of a step whose plan was not worked out yet (issue 12).
+            self.mount_all([Wrapped(about, id="detail-text"),
+                            Static(heading, id="detail-plan-heading"),
+                            PlanView(plan, empty=empty, id="detail-plan")])
         self.query_one("#detail-text", Wrapped).update(about)
         self.query_one("#detail-plan-heading", Static).update(heading)
         self.query_one("#detail-plan", PlanView).show(plan, empty=empty)

@@ -30,11 +30,11 @@ from runbook.events import (
 from runbook.executor import Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal import Journal
-from runbook.model import ApiCall, Leaves, Phase, StepState
+from runbook.model import ApiCall, Leaves, Phase, Shell, StepState
 from runbook.rehearsal import cloud
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
-from screens.widgets import Meter
+from screens.widgets import Meter, PlanView
 from tests.polling import until
 from tests.test_tui_fakes import (
     FakeClock,
@@ -355,6 +355,53 @@ async def test_the_progress_row_is_mounted_with_the_first_progress() -> None:
         await until(lambda: "590s left" in screen_text(app), what="the progress line")
         assert app.query_one("#progress-row").display
         answer.cancel()
+
+
+async def test_the_step_pane_is_filled_as_the_run_is_drawn() -> None:
+    """Issue 12: the step pane's text, plan heading and plan were mounted and
+    styled before the first paint, only for it to say "(nothing to run)" of
+    a step whose plan was not worked out yet. They mount as the run is drawn
+    (show_run), just after, and say the selected step and its plan."""
+    app = make_app()
+    first: list[str] = []
+    draw = app.show_run
+
+    def show_run() -> None:
+        first.append(screen_text(app))
+        first.append(str(len(app.main.detail.children)))
+        draw()
+
+    app.show_run = show_run  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.pause()
+        assert first[1] == "0", "the step pane's parts were mounted for the first paint"
+        assert "(nothing to run)" not in first[0]
+        shown = screen_text(app)
+        assert "Step 1 of 17 · Preflight checks" in shown
+        assert "Looks, and changes nothing" in shown
+
+
+async def test_a_plan_shown_before_its_view_has_mounted_is_drawn_once() -> None:
+    """The step pane's plan view is made as the run is drawn, and the step's
+    final plan can come before it has mounted: its rows were mounted twice,
+    once by show and once as it composed (the snapshot before the first step
+    caught it: the plan twice as long)."""
+    from textual.app import App, ComposeResult
+
+    class Holder(App[None]):
+        def compose(self) -> ComposeResult:
+            yield from ()
+
+    app = Holder()
+    async with app.run_test() as pilot:
+        view = PlanView([Shell("true")])
+        await_mount = app.screen.mount(view)
+        view.show([Shell("first"), Shell("second")])
+        await await_mount
+        await pilot.pause()
+        assert len(view.children) == 2
+        assert ["first" in str(row.render()) for row in view.children] == [True, False]
 
 
 async def test_a_journal_failure_with_markup_in_it_never_stops_the_app() -> None:
