@@ -23,6 +23,7 @@ from runbook.cli.refusals import (
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 
 if TYPE_CHECKING:
+    from runbook.claim import ClaimRefused
     from runbook.config import Settings
     from runbook.stopping import Stopper
 
@@ -72,13 +73,16 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
                                          state_dir=default_dir(), offer_resume=True,
                                          stopper=stopper, say=say, home=default_dir())
-    from runbook.claim import ClaimRefused
-
     refused: ClaimRefused | None = None
     try:
         outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
-    except ClaimRefused as exc:
-        refused = exc  # said with the exit lines, first
+    except Exception as exc:
+        # runbook.claim loads only for a run that ends in an error: imported
+        # before go, its classes were compiled before the first paint (issue 12).
+        from runbook.claim import ClaimRefused
+
+        if isinstance(exc, ClaimRefused):
+            refused = exc  # said with the exit lines, first
         raise
     finally:
         prepared.opening.drop_unwritten()
