@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from runbook.actions import Action
 from runbook.events import Event, Progress
 from runbook.executor import Decision, Recovery
-from runbook.model import Action, StepReport
+from runbook.model import StepReport
 
 if TYPE_CHECKING:
     # Only named here: the properties code loads when a review opens, not

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from textual.app import SystemCommand
 
-from runbook.model import Action, StepCard
+from runbook.actions import Action
+from runbook.model import StepCard
 from screens.presentation import copyable
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
-from runbook.model import PROPERTIES_STEP, EditFile, StepState
+from runbook.actions import EditFile
+from runbook.model import PROPERTIES_STEP, StepState
 from screens.messages import ReviewRequested
 from screens.run_state import RunState
 

@@ -20,16 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from runbook.model import (
-    AFTER_WAY_BACK,
-    NODEGROUP_RECREATED,
-    Action,
-    Check,
-    Note,
-    Phase,
-    Shell,
-    Wait,
-)
+from runbook.actions import Action, Note, Shell, Wait
+from runbook.model import AFTER_WAY_BACK, NODEGROUP_RECREATED, Phase
 from runbook.shell import quote
 from runbook.smapi import (
     NoApiAnswer,
@@ -38,7 +30,7 @@ from runbook.smapi import (
     SMApiError,
     SMApiOutcomeUnknown,
 )
-from runbook.step import StepFailed
+from runbook.step import Check, StepFailed
 from steps.common import (
     JavaProcess,
     backup_dir,
