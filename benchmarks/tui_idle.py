@@ -78,8 +78,7 @@ from pathlib import Path
 from runbook.cli.wiring import plan_settings, session
 from runbook.collector import held_for_start_up
 from runbook.events import CutoverStarted, RunStarted
-from runbook.actions import Shell
-from runbook.model import StepReport
+from runbook.model import Shell, StepReport
 from screens.app import create_app
 
 here = Path("/nonexistent/run.jsonl")

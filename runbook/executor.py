@@ -24,7 +24,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from runbook import claim as host_claim
-from runbook.actions import Action
 from runbook.config import ConfigError, Settings
 from runbook.events import (
     Connected,
@@ -47,7 +46,16 @@ from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.jobs import LEFT_RUNNING, look_command
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.journal_replay import Replay, StepHistory
-from runbook.model import ALREADY_DONE, Leaves, Phase, StepReport, StepState, wall_clock
+from runbook.model import (
+    ALREADY_DONE,
+    Action,
+    Check,
+    Leaves,
+    Phase,
+    StepReport,
+    StepState,
+    wall_clock,
+)
 
 # At home in the model, which screens load before the engine; the engine's
 # callers name it here still.
@@ -72,7 +80,6 @@ from runbook.shell import (
     RemoteError,
 )
 from runbook.step import (
-    Check,
     CurlRenderer,
     NotInThisRun,
     PlanContext,

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from runbook.actions import Action, when_and_why
 from runbook.colour import Painter, Style
 from runbook.events import (
     CutoverEnded,
@@ -39,6 +38,7 @@ from runbook.executor import Answer, Decision, Recovery
 from runbook.model import (
     ALREADY_DONE,
     DESTRUCTIVE_NOW,
+    Action,
     Outcome,
     Phase,
     StepCard,
@@ -49,6 +49,7 @@ from runbook.model import (
     duration,
     outcome_words,
     wall_clock,
+    when_and_why,
 )
 from runbook.visible import visible
 

@@ -120,6 +120,108 @@ def state_words(value: str) -> str:
 _STATE_TOKENS = frozenset(state.value for state in StepState)
 
 
+@dataclass(frozen=True)
+class Shell:
+    """A command run on the stream manager host, exactly as shown."""
+
+    command: str
+    why: str = ""
+
+    def render(self) -> str:
+        return f"$ {self.command}"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file copied from the operator's machine to the host over SFTP."""
+
+    local: str
+    remote: str
+    why: str = ""
+
+    def render(self) -> str:
+        return f"sftp put {self.local} -> {self.remote}"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A Stream Manager REST call; ``curl`` is a copyable line, token masked."""
+
+    method: str
+    path: str
+    curl: str
+    why: str = ""
+
+    def render(self) -> str:
+        return self.curl
+
+
+@dataclass(frozen=True)
+class EditFile:
+    """A file changed in place on the host; ``detail`` is a diff or summary.
+    It keeps its owner and mode, or takes those of ``private_as`` (a file
+    whose secrets it now carries)."""
+
+    path: str
+    summary: str
+    detail: str = ""
+    private_as: str = ""
+
+    def render(self) -> str:
+        text = f"edit {self.path}: {self.summary}"
+        if self.private_as:
+            text += f"; owner and mode as {self.private_as}"
+        return f"{text}\n{self.detail}" if self.detail else text
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A bounded wait for something the step cannot make happen faster."""
+
+    what: str
+    timeout_s: float
+
+    def render(self) -> str:
+        return f"wait up to {self.timeout_s:g}s: {self.what}"
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the operator should know that is not itself an action."""
+
+    text: str
+
+    def render(self) -> str:
+        return f"note: {self.text}"
+
+
+Action = Shell | Upload | ApiCall | EditFile | Wait | Note
+
+
+def when_and_why(action: Action) -> str:
+    """What a command or API call is for, and when it runs if not always
+    ("only if ..."): the words a plan shows above it."""
+    return action.why if isinstance(action, (Shell, ApiCall)) else ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """The answer of a step's check or verify: is the outcome in place?"""
+
+    done: bool
+    detail: str = ""
+    # Not in place yet, but coming: what the step started goes on by itself
+    # (a service that boots), and running the step again waits for it
+    # without doing anything twice.
+    under_way: bool = False
+    # Not in place, and the cutover cannot work without it: why, in the
+    # step's words (properties finding the template as shipped, whose
+    # placeholders the new release would start on). A step skipped so keeps
+    # the cutover from beginning (trial 53: one warning line, then the typed
+    # id began a cutover whose start-service could only fail).
+    cutover_needs: str = ""
+
+
 # What the way back does with a cutover step's work, unless its step says
 # otherwise: in a word for its row, and after "then" in a summary and a report.
 UNDONE_WORD = "undone"

@@ -19,12 +19,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from runbook.actions import Action, EditFile, Shell, Upload
 from runbook.events import NoEstimate, Output, Progress
 from runbook.facts import Facts
 from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Record
-from runbook.model import Phase
+from runbook.model import Action, EditFile, Phase, Shell, Upload
 from runbook.redact import SHORT_SECRET, Redactor, too_short_to_mask
 from runbook.shell import CommandResult, CommandTimeout, OutcomeUnknown, RemoteError, Uploaded
 from runbook.step import CommandFailed, PlanContext, Step

@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from runbook.config import Settings
 from runbook.hoststate import HostState
-from runbook.model import StepCard
+from runbook.model import Action, StepCard
 from runbook.redact import Redactor
 
 # The executor and the journal (with every event's dataclass) load when a plan
 # is previewed or the run starts, after a front end's first paint (issue 12);
 # so do what a step is (runbook.step), what the steps learn (runbook.facts)
 # and the curl lines of their plans: five dataclasses, each compiled as it is
-# defined, that the first screen has no use for; and the actions of a plan.
+# defined, that the first screen has no use for.
 if TYPE_CHECKING:
-    from runbook.actions import Action
     from runbook.executor import Executor, FrontEnd, Outcome
     from runbook.facts import Facts
     from runbook.journal_replay import Replay

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from runbook.actions import ApiCall
 from runbook.curl import ApiTarget, api_path, curl_line
+from runbook.model import ApiCall
 from runbook.redact import MASK, Redactor
 
 if TYPE_CHECKING:

@@ -16,11 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
-from runbook.actions import Action, ApiCall, EditFile
 from runbook.config import Settings
 from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.model import UNDONE_DID, UNDONE_WORD, Leaves, Phase, StepCard
+from runbook.model import (
+    UNDONE_DID,
+    UNDONE_WORD,
+    Action,
+    ApiCall,
+    Check,
+    EditFile,
+    Leaves,
+    Phase,
+    StepCard,
+)
 from runbook.shell import CommandResult, Uploaded
 
 if TYPE_CHECKING:
@@ -29,24 +38,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Facts)
-
-
-@dataclass(frozen=True)
-class Check:
-    """The answer of a step's check or verify: is the outcome in place?"""
-
-    done: bool
-    detail: str = ""
-    # Not in place yet, but coming: what the step started goes on by itself
-    # (a service that boots), and running the step again waits for it
-    # without doing anything twice.
-    under_way: bool = False
-    # Not in place, and the cutover cannot work without it: why, in the
-    # step's words (properties finding the template as shipped, whose
-    # placeholders the new release would start on). A step skipped so keeps
-    # the cutover from beginning (trial 53: one warning line, then the typed
-    # id began a cutover whose start-service could only fail).
-    cutover_needs: str = ""
 
 
 class StepFailed(Exception):

@@ -24,9 +24,8 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from runbook.actions import Action
 from runbook.journal_replay import Replay
-from runbook.model import DESTRUCTIVE_NOW, Phase, StepCard, StepState
+from runbook.model import DESTRUCTIVE_NOW, Action, Phase, StepCard, StepState
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 

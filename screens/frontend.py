@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
-from runbook.actions import Action
 from runbook.events import Event, Output, Progress, ReconnectGaveUp, Reconnecting, StepChanged
 from runbook.executor import Decision, Recovery
-from runbook.model import StepReport, StepState, result_line
+from runbook.model import Action, StepReport, StepState, result_line
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from runbook.actions import Action
 from runbook.events import Event, Progress
 from runbook.executor import Decision, Recovery
-from runbook.model import StepReport
+from runbook.model import Action, StepReport
 
 if TYPE_CHECKING:
     # Only named here: the properties code loads when a review opens, not

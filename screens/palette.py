@@ -8,8 +8,7 @@ from typing import Protocol
 
 from textual.app import SystemCommand
 
-from runbook.actions import Action
-from runbook.model import StepCard
+from runbook.model import Action, StepCard
 from screens.presentation import copyable
 
 

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cache
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TypeGuard
 
 from rich.cells import cell_len
 from textual.content import Content
 
-from runbook.model import UNDONE_WORD, StepState
+from runbook.model import (
+    UNDONE_WORD,
+    Action,
+    ApiCall,
+    EditFile,
+    Note,
+    Shell,
+    StepState,
+    Upload,
+    Wait,
+    when_and_why,
+)
 from runbook.model import duration as said_duration
-
-# A plan's actions load with the first plan shown, after the first paint
-# (issue 12): the plan's looks below import them where they are drawn.
-if TYPE_CHECKING:
-    from runbook.actions import Action, EditFile
 
 # The checklist's phase headings, as they read before the run says otherwise
 # (screens.views.group_titles).
@@ -225,19 +230,14 @@ def legend(per_row: int = 5, *, ended: bool = False,
 
 # --- plans -------------------------------------------------------------------------
 
-@cache
-def _kinds() -> dict[type[Action], tuple[str, str]]:
-    """Each kind of action's label and its colour."""
-    from runbook.actions import ApiCall, EditFile, Note, Shell, Upload, Wait
-
-    return {
-        Shell: ("shell", "$text-muted"),
-        Upload: ("upload", "$text-accent"),
-        ApiCall: ("api", "$text-primary"),
-        EditFile: ("edit", "$text-warning"),
-        Wait: ("wait", "$text-muted"),
-        Note: ("note", "$text-muted"),
-    }
+_KIND = {
+    Shell: ("shell", "$text-muted"),
+    Upload: ("upload", "$text-accent"),
+    ApiCall: ("api", "$text-primary"),
+    EditFile: ("edit", "$text-warning"),
+    Wait: ("wait", "$text-muted"),
+    Note: ("note", "$text-muted"),
+}
 
 
 # A unified diff's lines by their first character, as diff tools colour them:
@@ -250,8 +250,6 @@ DIFF_MARKS = "-+"
 def is_diff(action: Action) -> TypeGuard[EditFile]:
     """A file edit whose detail is a unified diff (carry-over's), not a summary
     (the properties step's review): only a diff's lines are told by a marker."""
-    from runbook.actions import EditFile
-
     return isinstance(action, EditFile) and action.detail.startswith("--- ") \
         and "\n+++ " in action.detail
 
@@ -269,9 +267,7 @@ def diff_content(diff: str) -> Content:
 def action_content(action: Action) -> Content:
     """One action exactly as the engine renders it (already masked), with a small
     label saying what kind of thing it is."""
-    from runbook.actions import Note, when_and_why
-
-    kind, style = _kinds().get(type(action), ("", "$text-muted"))
+    kind, style = _KIND.get(type(action), ("", "$text-muted"))
     if is_diff(action):
         # The same text as render(): what is shown is what runs.
         head = action.render().partition("\n")[0]
@@ -290,8 +286,6 @@ def copyable(plan: list[Action]) -> str:
     """A plan as lines to paste into a shell: commands and curl lines as they
     are (secrets masked: the token is read from its variable), the rest as
     comments, so pasting the whole block runs nothing it did not show."""
-    from runbook.actions import ApiCall, Shell, when_and_why
-
     lines: list[str] = []
     for action in plan:
         if why := when_and_why(action):

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
-from runbook.actions import EditFile
-from runbook.model import PROPERTIES_STEP, StepState
+from runbook.model import PROPERTIES_STEP, EditFile, StepState
 from screens.messages import ReviewRequested
 from screens.run_state import RunState
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook.model import (
+    Action,
     AfterTheWayBack,
     Leaves,
     Outcome,
@@ -35,10 +36,8 @@ from screens.presentation import (
 )
 
 # The events and the journal load with the first event, after the first
-# paint (issue 12): the first screen draws the cards alone. So do the actions,
-# with the first plan.
+# paint (issue 12): the first screen draws the cards alone.
 if TYPE_CHECKING:
-    from runbook.actions import Action
     from runbook.events import Event, Progress
     from runbook.journal_replay import Replay
 

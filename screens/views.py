@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from runbook.model import PROPERTIES_STEP, Outcome, Phase, StepCard, StepState, wall_clock
+from runbook.model import (
+    PROPERTIES_STEP,
+    ApiCall,
+    Outcome,
+    Phase,
+    StepCard,
+    StepState,
+    wall_clock,
+)
 from screens.presentation import (
     ALREADY,
     GROUPS,
@@ -323,8 +331,6 @@ def deletions(state: RunState, step_id: str, started: Collection[str]) -> str | 
     of the plan the engine handed over and the ones it has started; None for
     any other step, and before that plan came: a preview's are the plan before
     the snapshot ("{each nodegroup}", one call), not the fleet's (trial 54)."""
-    from runbook.actions import ApiCall  # with the first plan, after the first paint
-
     plan = state.plans.get(step_id) if step_id in state.final_plans else None
     calls = [a for a in plan or [] if isinstance(a, ApiCall) and a.method == "DELETE"
              and a.path.startswith("admin/nodegroup/")]

@@ -4,7 +4,7 @@ the app decides, these show."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from runbook.model import StepCard
+from runbook.model import Action, StepCard
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
 from screens.presentation import (
@@ -31,9 +31,6 @@ from screens.presentation import (
     step_row,
 )
 from screens.wrap import wrap_content
-
-if TYPE_CHECKING:
-    from runbook.actions import Action  # loaded with the first plan (issue 12)
 
 
 class Checklist(OptionList):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.actions import Action, Shell
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 
@@ -18,6 +17,7 @@ from runbook.hoststate import Snapshot
 # report counts them the same (review 61, F3).
 from runbook.hoststate import origins_to_rebuild as origins_to_rebuild
 from runbook.hoststate import standing_origins as standing_origins
+from runbook.model import Action, Shell
 from runbook.redact import command_line_secrets, is_secret_key
 from runbook.shell import (
     AS_IT_WAS,

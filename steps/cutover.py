@@ -8,15 +8,19 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from runbook.actions import Action, Note, Shell, Wait
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import (
     AFTER_UPGRADE,
     NODEGROUP_RECREATED,
     WAY_BACK_COULD_NOT,
+    Action,
+    Check,
     Leaves,
+    Note,
     Phase,
+    Shell,
+    Wait,
 )
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
@@ -28,7 +32,7 @@ from runbook.smapi import (
     SMApiOutcomeUnknown,
     StreamManagerAPI,
 )
-from runbook.step import Check, NotInThisRun, StepFailed
+from runbook.step import NotInThisRun, StepFailed
 from steps import fleet, red5
 from steps.common import (
     JavaProcess,

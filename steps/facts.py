@@ -13,7 +13,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, TypeAlias
 
 from runbook.facts import Facts, not_journalled, plain
-from runbook.step import Check, PlanContext, Step, StepContext
+from runbook.model import Check
+from runbook.step import PlanContext, Step, StepContext
 
 if TYPE_CHECKING:
     from runbook.properties import Review

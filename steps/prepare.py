@@ -11,9 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from runbook.actions import Action, EditFile, Note, Shell, Upload
 from runbook.claim import sudo_trouble
-from runbook.model import UPLOADED, Phase
+from runbook.model import UPLOADED, Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.rehearsal import ON_A_REHEARSAL_HOST, SANDBOX_ENV
 from runbook.shell import (
     AS_IT_WAS,
@@ -37,7 +36,7 @@ from runbook.smapi import (
     SMApiOutcomeUnknown,
     reads_alarms,
 )
-from runbook.step import Check, CommandFailed, NotInThisRun, StepFailed
+from runbook.step import CommandFailed, NotInThisRun, StepFailed
 from steps import database, fleet, red5
 from steps.common import (
     backup_dir,

@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from runbook.actions import Action, EditFile, Shell
-from runbook.model import PROPERTIES_STEP, Phase
+from runbook.model import PROPERTIES_STEP, Action, Check, EditFile, Phase, Shell
 from runbook.shell import AS_IT_WAS, quote
-from runbook.step import Check, ReviewLeftOpen, StepFailed
+from runbook.step import ReviewLeftOpen, StepFailed
 from steps import red5
 from steps.common import (
     exists,

@@ -20,8 +20,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from runbook.actions import Action, Note, Shell, Wait
-from runbook.model import AFTER_WAY_BACK, NODEGROUP_RECREATED, Phase
+from runbook.model import (
+    AFTER_WAY_BACK,
+    NODEGROUP_RECREATED,
+    Action,
+    Check,
+    Note,
+    Phase,
+    Shell,
+    Wait,
+)
 from runbook.shell import quote
 from runbook.smapi import (
     NoApiAnswer,
@@ -30,7 +38,7 @@ from runbook.smapi import (
     SMApiError,
     SMApiOutcomeUnknown,
 )
-from runbook.step import Check, StepFailed
+from runbook.step import StepFailed
 from steps.common import (
     JavaProcess,
     backup_dir,

@@ -18,15 +18,22 @@ import time
 from collections.abc import Awaitable
 from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias, TypeVar
 
-from runbook.actions import Action, Note, Shell, Wait
-from runbook.model import SERVICE_ANSWERED, Phase
+from runbook.model import (
+    SERVICE_ANSWERED,
+    Action,
+    Check,
+    Note,
+    Phase,
+    Shell,
+    Wait,
+)
 from runbook.shell import quote
 from runbook.smapi import (
     NoApiServed,
     Redirected,
     SMApiError,
 )
-from runbook.step import Check, StepFailed
+from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     folder_id,

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook import claim as host_claim
-from runbook.actions import Action
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import StepReport
+from runbook.model import Action, StepReport
 from runbook.properties import Review
 from runbook.remote import Remote
 from runbook.shell import CommandResult

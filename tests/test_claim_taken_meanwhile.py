@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 
 from runbook import claim as host_claim
-from runbook.actions import Action
 from runbook.cli import wiring
 from runbook.events import Output
 from runbook.executor import Decision
-from runbook.model import StepReport
+from runbook.model import Action, StepReport
 from runbook.rehearsal.host import RehearsalHost
 from tests.rehearsal import rehearsal_session, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd

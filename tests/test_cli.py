@@ -76,7 +76,7 @@ def test_plan_says_when_a_command_runs_only_in_some_cases() -> None:
     unit and its refit of a kept one, and start-service's restart, as if each
     always ran. Every step says when in its plan; the listing left it out. The
     JSON has it too, and the TUI's plan (screens.presentation)."""
-    from runbook.actions import Shell
+    from runbook.model import Shell
     from screens.presentation import action_content, copyable
 
     result = runbook("plan", str(EXAMPLE))

@@ -15,9 +15,8 @@ from runbook.cli.rollback import _cutover_to_undo
 from runbook.config import ConfigError
 from runbook.executor import Executor, Recovery
 from runbook.journal_replay import replay
-from runbook.model import Phase
+from runbook.model import Check, Phase
 from runbook.standing import going_on, service_state
-from runbook.step import Check
 from tests.scripted import ScriptedFrontEnd
 from tests.test_executor import SETTINGS, Say, run_steps
 

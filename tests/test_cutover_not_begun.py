@@ -20,8 +20,8 @@ from runbook.config import ConfigError
 from runbook.events import RunStarted
 from runbook.hoststate import HostState
 from runbook.journal import Journal, JournalWriteError
-from runbook.model import Phase
-from runbook.step import Check, StepContext
+from runbook.model import Check, Phase
+from runbook.step import StepContext
 from tests.scripted import ScriptedFrontEnd
 from tests.test_executor import SETTINGS, Say, records, run_steps
 

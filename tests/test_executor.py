@@ -16,17 +16,16 @@ from typing import Any, ClassVar
 import pytest
 
 from runbook import config
-from runbook.actions import Action, EditFile, Note, Shell
 from runbook.events import CutoverStarted, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.journal import Journal, JournalWriteError, Record, read
 from runbook.journal_replay import replay
-from runbook.model import Leaves, Phase, StepState
+from runbook.model import Action, Check, EditFile, Leaves, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown
-from runbook.step import Check, PlanContext, Step, StepContext, StepFailed
+from runbook.step import PlanContext, Step, StepContext, StepFailed
 from tests.polling import DEADLINE_S
 from tests.scripted import HostlessRemote, ScriptedFrontEnd
 

@@ -25,20 +25,19 @@ from typing import Any
 import asyncssh
 import pytest
 
-from runbook.actions import Action, Shell
 from runbook.cli import lifecycle, wiring
 from runbook.config import Settings
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.journal_replay import Replay, replay
-from runbook.model import Phase, StepReport, StepState
+from runbook.model import Action, Check, Phase, Shell, StepReport, StepState
 from runbook.rehearsal import armed, cloud, faults, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sshd import known_hosts_line
 from runbook.remote import Remote
 from runbook.session import Session
-from runbook.step import Check, PlanContext, Step, StepContext
+from runbook.step import PlanContext, Step, StepContext
 from steps import procedure, way_back
 from tests.rehearsal import (
     rehearsal_host,

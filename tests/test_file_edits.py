@@ -27,12 +27,11 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from runbook import filewrite
-from runbook.actions import EditFile
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.filewrite import install_script
 from runbook.journal import Journal
-from runbook.model import Phase
+from runbook.model import EditFile, Phase
 from runbook.redact import Redactor
 from runbook.rehearsal import armed
 from runbook.rehearsal.host import RehearsalHost

@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from runbook.actions import Action
 from runbook.cli import wiring
 from runbook.config import ConfigError
 from runbook.events import JournalNote, Output
 from runbook.executor import Answer, Decision, Outcome
-from runbook.model import StepReport
+from runbook.model import Action, StepReport
 from runbook.rehearsal.host import RehearsalHost
 from tests.rehearsal import rehearsal_session, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd

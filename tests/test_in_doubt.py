@@ -11,17 +11,16 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from runbook.actions import Action, Shell
 from runbook.executor import Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal
 from runbook.journal_replay import replay
-from runbook.model import Phase, StepReport, StepState
+from runbook.model import Action, Check, Phase, Shell, StepReport, StepState
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote
-from runbook.step import Check, PlanContext, Step, StepContext
+from runbook.step import PlanContext, Step, StepContext
 from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd

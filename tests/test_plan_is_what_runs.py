@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook.actions import Action, EditFile, Upload
 from runbook.executor import Outcome
 from runbook.journal import Record
+from runbook.model import Action, EditFile, Upload
 from tests.rehearsal import rehearsal_host, rehearse
 from tests.scripted import ScriptedFrontEnd
 
@@ -92,7 +92,7 @@ async def test_every_journalled_action_was_in_the_confirmed_plan(
 
 def test_a_command_not_in_the_plan_is_found(tmp_path: Path) -> None:
     """The check itself can fail: a journal with an action its plan never showed."""
-    from runbook.actions import Shell
+    from runbook.model import Shell
 
     journal = tmp_path / "run.jsonl"
     journal.write_text(json.dumps({"event": "action-start", "step": "stop-service",
@@ -145,7 +145,7 @@ async def test_a_create_that_the_run_skips_when_it_exists_says_so_in_the_plan(
     """Operator trial 53 (item 12): rollback-recreate's plan showed its launch
     config and scale policy POSTs as if each were sent; at run time they were
     skipped as "already exists". Each says when it is sent."""
-    from runbook.actions import ApiCall
+    from runbook.model import ApiCall
     from tests.test_rollback import session
 
     journal = tmp_path / "run.jsonl"

@@ -1135,9 +1135,8 @@ async def test_in_a_run_w_says_the_step_then_writes_the_merged_file_to_the_host(
     """Review 56b F9: in a run, "w ends the review" left unsaid that the step
     then writes the merged red5-web.properties to the host at once, with what
     was decided here. It names the file, as the plan the operator confirmed did."""
-    from runbook.actions import EditFile
     from runbook.events import StepChanged
-    from runbook.model import StepState
+    from runbook.model import EditFile, StepState
     from tests.polling import until
     from tests.test_tui_fakes import make_app as runbook_app
     from tests.test_tui_fakes import report, tell

@@ -19,15 +19,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runbook.actions import Action, Shell
 from runbook.events import Connected, Event, ReconnectGaveUp
 from runbook.executor import Outcome, Recovery
 from runbook.facts import Facts
 from runbook.headless import HeadlessFrontEnd
 from runbook.log import log_lines
-from runbook.model import Phase, StepReport
+from runbook.model import Action, Check, Phase, Shell, StepReport
 from runbook.remote import Remote
-from runbook.step import Check, PlanContext, Step, StepContext, cards
+from runbook.step import PlanContext, Step, StepContext, cards
 from screens.run_state import RunState
 from tests.rehearsal import rehearsal_host
 from tests.scripted import ScriptedFrontEnd

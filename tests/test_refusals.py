@@ -498,8 +498,7 @@ async def test_a_new_release_left_on_the_dummy_controller_does_not_pass_start_se
     (FACTS-scenarios §5): a new stream manager left on the controller it
     ships with (here: its applicationContext.xml put back as shipped after
     carry-over), unable to launch a node, passed the step."""
-    from runbook.actions import Action
-    from runbook.model import StepReport
+    from runbook.model import Action, StepReport
     from steps import red5
 
     journal = tmp_path / "run.jsonl"
@@ -531,8 +530,7 @@ async def test_a_new_release_on_another_clouds_controller_does_not_pass_start_se
     "Amazon Web Services" passed, and recreate would have launched the fleet
     through another cloud's controller. (Here its applicationContext.xml names
     the Google bean, its jar beside it, after carry-over.)"""
-    from runbook.actions import Action
-    from runbook.model import StepReport
+    from runbook.model import Action, StepReport
     from steps import red5
 
     journal = tmp_path / "run.jsonl"
@@ -763,9 +761,8 @@ async def test_a_resume_keeps_the_live_cloud_start_service_compares_with(
     recorded its controller as the live one's: start-service then compared
     Google with Google and passed, and recreate went on. The live cloud, on
     record before the cutover, stands."""
-    from runbook.actions import Action
     from runbook.journal_replay import replay
-    from runbook.model import StepReport
+    from runbook.model import Action, StepReport
     from steps import red5
 
     journal = tmp_path / "run.jsonl"

@@ -411,8 +411,7 @@ async def test_a_nodegroup_retired_while_delete_nodegroups_waits_is_not_rebuilt(
     """The same, in one session: a nodegroup deleted by someone else while
     the operator reads delete-nodegroups' plan. Nothing is deleted; the step
     says the fleet is not the snapshot's."""
-    from runbook.actions import Action
-    from runbook.model import StepReport
+    from runbook.model import Action, StepReport
 
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
@@ -528,8 +527,7 @@ async def test_a_resume_after_an_import_cut_short_goes_on_to_the_schema(tmp_path
     fail, so a resume stopped at new-database, read-only and run first, and
     never reached schema, which drops what its cut import made and imports
     the file whole. The count is only for a warning: it never fails the step."""
-    from runbook.actions import Action
-    from runbook.model import StepReport
+    from runbook.model import Action, StepReport
 
     whole: dict[Path, str] = {}
     async with rehearsal_host(tmp_path) as host:

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runbook.actions import Note
 from runbook.executor import Answer, Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal_replay import replay
+from runbook.model import Note
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
 from tests.polling import until
@@ -548,8 +548,8 @@ def test_export_configs_plan_shows_the_alarm_reads_only_where_they_are_sent(
     confirmed a call that was never sent. The API preflight heard decides,
     else Red5's table for the live release; where neither is known yet
     (`runbook plan`), the plan keeps the GET with its condition."""
-    from runbook.actions import ApiCall
     from runbook.config import load
+    from runbook.model import ApiCall
     from runbook.smapi import SCALEOUT_ALARM
     from runbook.step import PlanContext
     from steps.facts import Red5Facts

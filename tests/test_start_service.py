@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook.actions import Action, Shell
 from runbook.config import Settings
 from runbook.events import StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
-from runbook.model import StepReport
+from runbook.model import Action, Shell, StepReport
 from runbook.rehearsal import armed, cloud, sandbox, service
 from runbook.rehearsal.host import RehearsalHost
 from tests.polling import until
@@ -632,7 +631,7 @@ async def test_a_controller_class_no_jar_holds_fails_the_step_without_waiting_it
     loads the same jars) and waited it out again. It fails once the log says
     so, quoting the line and saying where the jar goes; tried again once the
     jar is there, it restarts the service at once."""
-    from runbook.actions import Note
+    from runbook.model import Note
     from runbook.rehearsal import sandbox
 
     jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
@@ -672,7 +671,7 @@ async def test_a_retry_names_its_own_cause_not_one_an_earlier_attempt_met(
     attempt; the jar put right and a bean key left out, the second failed on
     HTTP 404; the third's plan still said the controller's class was not
     found, a cause mended two attempts before."""
-    from runbook.actions import Note
+    from runbook.model import Note
     from runbook.rehearsal import sandbox
 
     jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
@@ -790,7 +789,7 @@ async def test_a_retry_that_finds_the_service_serving_forgets_the_causes_earlier
     failed to load (restarted while its database was away), and a resumed
     run's plan still said the controller's class was not found, a cause
     mended long before."""
-    from runbook.actions import Note
+    from runbook.model import Note
     from runbook.rehearsal import sandbox
     from runbook.standing import service_state
 
@@ -1045,7 +1044,7 @@ async def test_the_way_backs_start_does_not_take_the_new_releases_cause_for_the_
     rollback-start and the old release then started by hand (still loading),
     had its plan say the old release's webapp did not load, and restart it
     at once."""
-    from runbook.actions import Note
+    from runbook.model import Note
 
     jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
     journal = tmp_path / "run.jsonl"

@@ -21,10 +21,9 @@ from typing import Any
 
 import pytest
 
-from runbook.actions import Action
 from runbook.executor import Answer, Decision, Outcome
 from runbook.journal_replay import replay
-from runbook.model import Phase, StepReport, StepState
+from runbook.model import Action, Phase, StepReport, StepState
 from runbook.rehearsal import databases
 from runbook.rehearsal.host import RehearsalHost
 from runbook.session import Session
@@ -1558,7 +1557,7 @@ async def test_delete_nodegroups_plans_no_delete_for_a_group_going_already(
     """Operator trial: resumed after the DELETEs were sent, the step's plan
     still listed every DELETE to confirm, its id typed for them, and then
     sent none: in the downtime, the plan confirmed must be what runs."""
-    from runbook.actions import ApiCall, Note
+    from runbook.model import ApiCall, Note
 
     monkeypatch.setenv("RUNBOOK_REHEARSAL_PACE", "0.05")  # a group goes in about 3 s
     async with rehearsal_host(tmp_path) as host:
@@ -2368,7 +2367,7 @@ async def test_delete_nodegroups_names_each_group_by_its_regions_and_launch_conf
         tmp_path: Path) -> None:
     """TUI trial: the irreversible step's plan named each nodegroup by its id
     alone; the snapshot knows its regions, launch config and origins."""
-    from runbook.actions import ApiCall
+    from runbook.model import ApiCall
 
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd({"delete-nodegroups": Decision(Answer.STOP)})
@@ -2810,9 +2809,9 @@ async def test_a_short_live_password_is_masked_as_a_value_and_the_run_says_it_ca
     command's output that named it (a properties line) reached the journal and
     the report in clear, and nothing said the password could not be masked."""
 
-    from runbook.actions import Shell
+    from runbook.model import Check, Shell
     from runbook.report import build
-    from runbook.step import Check, Step
+    from runbook.step import Step
 
     async with rehearsal_host(tmp_path) as host:
         live = host.install_dir / "red5pro" / "webapps/streammanager/WEB-INF/red5-web.properties"

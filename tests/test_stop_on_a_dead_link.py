@@ -24,17 +24,16 @@ from typing import Any
 
 import pytest
 
-from runbook.actions import Action, Shell
 from runbook.config import HostSettings, Settings
 from runbook.events import Event, Output, Reconnecting, StepChanged
 from runbook.executor import Outcome, Recovery
 from runbook.facts import Facts
 from runbook.journal_replay import replay
-from runbook.model import Phase, StepState
+from runbook.model import Action, Check, Phase, Shell, StepState
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import Remote
 from runbook.session import Session
-from runbook.step import Check, PlanContext, Step, StepContext
+from runbook.step import PlanContext, Step, StepContext
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd
 

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from rich.console import Console
 
-from runbook.actions import Action, Note, Shell
 from runbook.cli import wiring
 from runbook.cli.wiring import plan_settings
 from runbook.config import Settings
@@ -23,11 +22,11 @@ from runbook.events import Event
 from runbook.executor import Decision
 from runbook.facts import Facts
 from runbook.journal_replay import Replay, replay
-from runbook.model import Phase, StepCard, StepReport, StepState
+from runbook.model import Action, Check, Note, Phase, Shell, StepCard, StepReport, StepState
 from runbook.remote import Remote
 from runbook.session import Session
 from runbook.standing import WayBack
-from runbook.step import Check, PlanContext, Step, StepContext
+from runbook.step import PlanContext, Step, StepContext
 from screens.app import RunbookApp, create_app
 from screens.messages import ConfirmRequested
 from screens.presentation import clock, duration, fit, legend, output_lines, step_row

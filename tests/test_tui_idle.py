@@ -14,10 +14,9 @@ from textual.pilot import Pilot
 from textual.visual import Visual
 from textual.widget import Widget
 
-from runbook.actions import Shell
 from runbook.events import CutoverEnded, CutoverStarted, Output, RunEnded, RunStarted
 from runbook.executor import Outcome
-from runbook.model import StepReport
+from runbook.model import Shell, StepReport
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog
 from screens.log_view import LogView

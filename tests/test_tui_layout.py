@@ -576,7 +576,7 @@ async def test_the_typed_confirmation_prompt_wraps_on_a_narrow_terminal() -> Non
 
 def test_a_note_in_a_plan_says_note_once() -> None:
     """Operator trial: plans read "[note] note: ..."."""
-    from runbook.actions import Note
+    from runbook.model import Note
     from screens.presentation import action_content
 
     shown = action_content(Note("the service is restarted at once")).plain
@@ -587,7 +587,7 @@ def test_a_diff_edit_in_a_plan_says_whose_owner_and_mode_it_takes() -> None:
     """The screen built a diff's heading by hand, without the owner and mode
     render() says the file takes (second review, stop 47): what is shown is
     what runs."""
-    from runbook.actions import EditFile
+    from runbook.model import EditFile
     from screens.presentation import action_content
 
     edit = EditFile("/new/applicationContext.xml", "activate the bean",
@@ -605,7 +605,7 @@ async def test_plan_lines_wrap_between_words_and_never_inside_a_mask() -> None:
         masked = "curl -sS -H 'X-Token: •••••• [0a1b2c3d]' -X DELETE " \
                  "'http://127.0.0.1:5080/streammanager/api/4.0/admin/nodegroup/" \
                  "a-nodegroup-with-a-rather-long-name?accessToken=•••••• [9f8e7d6c]'"
-        from runbook.actions import ApiCall
+        from runbook.model import ApiCall
         plan = [*plan, ApiCall("DELETE", "admin/nodegroup/x", masked)]
         answer = ask(app, "delete-nodegroups", plan)
         await until(lambda: app.asking is not None, what="the question")
@@ -658,7 +658,7 @@ async def test_a_wrapped_diff_line_keeps_its_marker_and_colour_on_every_row() ->
     of a removed or added line has its - or + in the marker column, in the
     line's colour; every row fits (a tab is as wide as Textual draws it, or
     the row runs over and Textual breaks it again at the left edge)."""
-    from runbook.actions import EditFile, Shell
+    from runbook.model import EditFile, Shell
     from screens.widgets import Wrapped
 
     diff = carry_over_diff()

@@ -18,15 +18,14 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
 import screens.app as app_module
-from runbook.actions import EditFile
 from runbook.events import CutoverStarted, Output, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.journal import Journal
 from runbook.journal_replay import replay
-from runbook.model import Phase, StepReport, StepState
+from runbook.model import Check, EditFile, Phase, StepReport, StepState
 from runbook.rehearsal import cloud
-from runbook.step import Check, StepContext
+from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import (
     ConfirmDialog,

@@ -19,8 +19,8 @@ from runbook.events import StepChanged
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.journal_replay import replay
-from runbook.model import Phase, StepReport, StepState
-from runbook.step import Check, StepContext
+from runbook.model import Check, Phase, StepReport, StepState
+from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, RecoverDialog
 from screens.widgets import Wrapped

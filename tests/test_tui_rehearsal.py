@@ -294,10 +294,9 @@ async def test_a_real_resumes_question_echoes_the_steps_done_since_not_an_older_
     journal, not checked, so start-service's question still echoed "Step 2
     done" (preflight and new-database look again). A rehearsal stopped at
     start-service and resumed, its question's echo read off the run state."""
-    from runbook.actions import Action
     from runbook.executor import Answer, Decision
     from runbook.journal_replay import replay
-    from runbook.model import StepReport
+    from runbook.model import Action, StepReport
     from screens.run_state import RunState
     from screens.views import _last_result
     from tests.rehearsal import rehearsal_settings, rehearse

@@ -17,7 +17,6 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from runbook.actions import Shell
 from runbook.events import (
     Connected,
     CutoverEnded,
@@ -29,7 +28,7 @@ from runbook.events import (
     StepChanged,
 )
 from runbook.executor import Outcome
-from runbook.model import StepState
+from runbook.model import Shell, StepState
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog
 from tests.polling import until

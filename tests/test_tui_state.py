@@ -17,7 +17,6 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from runbook.actions import ApiCall, Shell
 from runbook.config import Settings
 from runbook.events import (
     CutoverEnded,
@@ -31,7 +30,7 @@ from runbook.events import (
 from runbook.executor import Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal import Journal
-from runbook.model import Leaves, Phase, StepState
+from runbook.model import ApiCall, Leaves, Phase, Shell, StepState
 from runbook.rehearsal import cloud
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
@@ -271,7 +270,7 @@ async def test_delete_nodegroups_says_how_many_are_left() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        from runbook.actions import ApiCall, Wait
+        from runbook.model import ApiCall, Wait
         names = ["eu-west", "us-east", "ap-south"]
         plan = [ApiCall("DELETE", f"admin/nodegroup/{n}",
                         f"curl -sS -X DELETE 'http://h/admin/nodegroup/{n}'") for n in names]
@@ -1266,7 +1265,7 @@ async def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview()
     a refusal, the output pane said "nodegroups: 0 of 1 deletions sent, 1 left
     ({each nodegroup})": the preview's plan, made before the snapshot, with its
     placeholder and one call, where the fleet had two nodegroups."""
-    from runbook.actions import ApiCall
+    from runbook.model import ApiCall
     from screens.run_state import RunState
     from screens.views import deletions
     from tests.test_tui_fakes import question

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 async def print_plan(args: argparse.Namespace) -> int:
     import json
 
-    from runbook.actions import when_and_why
+    from runbook.model import when_and_why
     from runbook.statedir import default_dir
 
     settings = plan_settings(args.config)

@@ -38,7 +38,7 @@ from runbook.rehearsal import armed, cloud
 from runbook.session import Session
 
 if TYPE_CHECKING:
-    from runbook.actions import Action
+    from runbook.model import Action
     from runbook.properties import Review
     from runbook.rehearsal.host import RehearsalHost
 
