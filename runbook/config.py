@@ -164,6 +164,13 @@ class Settings:
         return "a new rehearsal" if self.rehearsal_throwaway else "--resume"
 
     @property
+    def goes_on(self) -> str:
+        """How a run stopped here goes on, said after "stop, then": with
+        --resume, or, for a throwaway rehearsal, whose host goes as it ends
+        (--resume finds nothing), in a new rehearsal."""
+        return "rehearse again" if self.rehearsal_throwaway else "go on with --resume"
+
+    @property
     def live_dir(self) -> str:
         return f"{self.install_dir.rstrip('/')}/red5pro"
 
@@ -737,3 +744,11 @@ def _ask_unseen(prompt: str) -> str:
     finally:
         if handler is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, signal.SIG_DFL if handler is None else handler)
+
+
+def once_the_way_back_is_taken(throwaway: bool) -> str:
+    """What comes after a way back once taken, said by both front ends as it
+    is offered: --resume goes on with it, except in a throwaway rehearsal,
+    whose host goes as it ends (Settings.rehearsal_throwaway)."""
+    return ("this rehearsal's host goes as it ends, so to practise it again, rehearse again"
+            if throwaway else "--resume goes on with the way back")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from runbook.colour import Painter, Style
+from runbook.config import once_the_way_back_is_taken
 from runbook.events import (
     CutoverEnded,
     CutoverStarted,
@@ -324,11 +325,8 @@ class HeadlessFrontEnd:
                     "check finds its work already done passes without a question:")
         for card in steps:
             self._print(f"    {card.number}. {card.title}")
-        # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
-        later = ("this rehearsal's host goes as it ends, so to practise it again, rehearse "
-                 "again") if self.throwaway else "--resume goes on with the way back"
         self._print(f"  once taken it stands: this run does not return to the upgrade, and "
-                    f"{later}")
+                    f"{once_the_way_back_is_taken(self.throwaway)}")
         while True:
             answer = await self._ask("  take the way back? [y] roll back  [n] back to the "
                                      "question: ")

@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from runbook.config import once_the_way_back_is_taken
 from runbook.journal_replay import Replay
 from runbook.model import DESTRUCTIVE_NOW, Action, Phase, StepCard, StepState
 from screens.presentation import look
@@ -727,12 +728,9 @@ class RollBackDialog(Dialog[bool]):
                     "already done passes without a question.", "$text-muted"))
                 yield Wrapped("\n".join(f"{card.number}. {card.title}" for card in self.way_back),
                               indent=3, id="rollback-steps")
-                later = ("this rehearsal's host goes as it ends, so to practise it again, "
-                         "rehearse again") if self.throwaway \
-                    else "--resume goes on with the way back"
                 yield Wrapped(Content.styled(
                     "Once chosen it stands: this run does not return to the upgrade, and "
-                    f"{later}.", "$text-muted"))
+                    f"{once_the_way_back_is_taken(self.throwaway)}.", "$text-muted"))
             keys = self.keys_said()  # as its bindings stand: a keymap moves them
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button(f"Roll back ({keys.get('go', 'y')})", id="rollback-go",

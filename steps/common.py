@@ -33,14 +33,6 @@ from steps import red5
 from steps.facts import AnyContext, Ctx, Red5Facts
 
 
-def go_on_later(ctx: AnyContext) -> str:
-    """How a run stopped here goes on, said after "stop, then": --resume,
-    or, for a throwaway rehearsal, whose host goes as it ends (--resume finds
-    nothing), a new rehearsal. Every step's advice says it so, as the
-    engine's Settings.offers_again does."""
-    return "rehearse again" if ctx.settings.rehearsal_throwaway else "go on with --resume"
-
-
 def new_folder(settings: Settings, facts: Red5Facts) -> str:
     """Name of the folder the new distribution unpacks into.
 

@@ -42,7 +42,6 @@ from steps.common import (
     exists,
     find_server_folders,
     folder_id,
-    go_on_later,
     host_boot_clock,
     install_dir,
     install_version,
@@ -233,7 +232,7 @@ async def _fleet_as_saved(ctx: Ctx, api: StreamManagerAPI, saved: Snapshot, *,
     if changed:
         raise NotInThisRun(
             f"the fleet changed since {saved.describe()}: {fleet.said(changed)}. Nothing was "
-            f"deleted. To rebuild the fleet as it is now, stop, then {go_on_later(ctx)}: "
+            f"deleted. To rebuild the fleet as it is now, stop, then {ctx.settings.goes_on}: "
             "export-config takes the snapshot again before this step")
     return list(now["listed"])
 

@@ -13,7 +13,7 @@ from typing import Any
 from runbook.shell import privileged_script, quote
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import go_on_later, live_dir, root
+from steps.common import live_dir, root
 from steps.database import DEFAULT_PORT, live_address, same_database
 from steps.facts import Ctx
 
@@ -403,7 +403,7 @@ def _no_database_host(ctx: Ctx, host: str, *, running: bool, answers: bool) -> s
     """The file's config.dbHost is blank or the template's placeholder."""
     path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
     state = _as_left(running=running, answers=answers)
-    go_on = go_on_later(ctx)
+    go_on = ctx.settings.goes_on
     if running:
         return (f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
                 f"database to use; {state}. {_STOP_IT}then {go_on} and let the "

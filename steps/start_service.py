@@ -37,7 +37,6 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     folder_id,
-    go_on_later,
     install_version,
     java_processes,
     live_dir,
@@ -308,8 +307,8 @@ def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_load
                     failing: bool) -> str:
     """What a failed start's operator does next, after red5.log's line:
     `placeholder`, the file's config.dbHost left unset, said as such, and
-    `go_on`, how the run goes on to the properties step (service_looks.
-    common.go_on_later: a throwaway rehearsal has nothing to resume); `runs`,
+    `go_on`, how the run goes on to the properties step (Settings.goes_on:
+    a throwaway rehearsal has nothing to resume); `runs`,
     the service still runs; `not_loaded`, its API answered 404 (the webapp
     did not load); `failing`, its API answered only 500 at the end."""
     if placeholder is not None:
@@ -900,7 +899,7 @@ class StartService(Red5Step):
             # No line of the log quoted: its last is the stop systemd asked
             # for, which an operator read as the cause (trial 60, F14).
             raise StepFailed(_too_slow(why, log, ctx.settings.unit_file, *too_slow) + back)
-        now = _what_to_do_now(placeholder, go_on=go_on_later(ctx), runs=runs,
+        now = _what_to_do_now(placeholder, go_on=ctx.settings.goes_on, runs=runs,
                               not_loaded=not_loaded, failing=failing)
         raise StepFailed(f"{why}; {log} ends with: {said}. {now}{back}")
 
