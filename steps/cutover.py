@@ -47,6 +47,7 @@ from steps.common import (
     install_version,
     java_processes,
     java_processes_command,
+    known_answer,
     live_dir,
     load_snapshot,
     new_dir,
@@ -341,10 +342,6 @@ class BackupLive(Red5Step):
                  "once the new release has served well enough not to go back")
 
 
-async def _nothing() -> None:
-    """No look: the place of one in a gather that is not wanted."""
-
-
 class PromoteNew(Red5Step):
     id = "promote-new"
     title = "Rename the new tree to red5pro"
@@ -363,7 +360,7 @@ class PromoteNew(Red5Step):
         # boot clock (below), asked with them while none is on record. Not
         # once one is: this check runs again as the step's verify, after the
         # rename, which wants no clock (issue 12).
-        clock = host_boot_clock(ctx) if ctx.facts.promoted_boot is None else _nothing()
+        clock = host_boot_clock(ctx) if ctx.facts.promoted_boot is None else known_answer(None)
         found, matches, boot = await asyncio.gather(folder_id(ctx, live), server_folders(ctx),
                                                     clock)
         if found is not None:

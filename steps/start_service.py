@@ -39,6 +39,7 @@ from steps.common import (
     folder_id,
     install_version,
     java_processes,
+    known_answer,
     live_dir,
     mask_licences,
     new_tree,
@@ -335,10 +336,6 @@ def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_load
 _T = TypeVar("_T")
 _U = TypeVar("_U")
 
-async def _already(value: _T) -> _T:
-    """No look: its answer known, in the place of one in a gather."""
-    return value
-
 
 async def _both(first: Awaitable[_T], second: Awaitable[_U]) -> tuple[_T, _U]:
     """Two looks at once, the first's failure raised before the second's,
@@ -584,8 +581,8 @@ class StartService(Red5Step):
         # not known (None).
         file_proven, ctx.facts.scratch.red5_log_start_offset = await _both(
             prove_the_file_names_the_new_database(ctx, running=bool(our_pids), answers=False)
-            if self.side == "new" else _already(False),
-            log_size(ctx) if restarting or not our_pids else _already(None))
+            if self.side == "new" else known_answer(False),
+            log_size(ctx) if restarting or not our_pids else known_answer(None))
         await self._systemctl(ctx, "restart" if restarting else "start")
         # What an earlier attempt's start met is that start's: this one's
         # failure names its own cause (review 59c M2: a jar mended two
