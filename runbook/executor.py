@@ -144,6 +144,15 @@ class _WayBackChosen(Exception):
 
 
 @dataclass(frozen=True)
+class _EarlyLook:
+    """The look at the host's claim made beside a step's check (Executor.
+    _look_early): whether the claim was `marked` for the cutover as it
+    began, and who holds it (None: this run, or the host could not say)."""
+    marked: bool
+    task: asyncio.Task[host_claim.Claim | None]
+
+
+@dataclass(frozen=True)
 class Decision:
     """The operator's answer to a step's confirmation; `reason` says why a skip."""
     answer: Answer
@@ -743,7 +752,7 @@ class Executor(Generic[F]):
                                text=said, warning=True)
         self.front.tell(JournalNote(said))
 
-    async def _still_ours(self, step: Step[F]) -> None:
+    async def _still_ours(self, step: Step[F], early: _EarlyLook | None = None) -> None:
         """As a step that changes the host starts, the claim this run holds is
         looked at once more: another machine's --take-over-host may have taken
         it while this run waited at a question (trial 60, F5), and two runs in
@@ -753,7 +762,9 @@ class Executor(Generic[F]):
         letting a third run in (trial 62, F3, F5). Taken, the step does not
         start and the run stops as a refusal does (exit 2): it holds no claim
         to let go or mark. One short command a step, none for a step that
-        only looks. A look that cannot be made lets the change meet that."""
+        only looks. A look that cannot be made lets the change meet that.
+        `early`: the look made beside the step's check (_look_early), taken
+        as this one where it looked at the claim as it stands now."""
         if not self._claimed or step.read_only:
             return
         # Marked for the cutover under way, a claim gone went with the run
@@ -762,12 +773,10 @@ class Executor(Generic[F]):
         # ended so: taken again, this run went on over the old release put
         # back (trial 62, F3). Before, one removed by hand is this run's again.
         marked = bool(self._claim.cutover)
-        try:
-            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                other = await host_claim.taken_from_us(self.remote, self._claim,
-                                                       self._claim_place, retake=not marked)
-        except Exception:
-            return
+        if early is not None and early.marked == marked:
+            other = await early.task
+        else:
+            other = await self._whose_claim(marked)
         if other is None:
             return
         if other is host_claim.GONE:
@@ -786,6 +795,29 @@ class Executor(Generic[F]):
                            warning=True)
         raise host_claim.ClaimTaken(self.remote.target, said,
                                      when="once that run has ended, and what it did is known")
+
+    async def _whose_claim(self, marked: bool) -> host_claim.Claim | None:
+        """Who holds the host's claim now, where not this run (GONE: nobody,
+        for a claim `marked` for the cutover); None where it is this run's,
+        or the host could not say."""
+        try:
+            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+                return await host_claim.taken_from_us(self.remote, self._claim,
+                                                      self._claim_place, retake=not marked)
+        except Exception:
+            return None
+
+    def _look_early(self, step: Step[F]) -> _EarlyLook | None:
+        """Under --yes, the look at the claim a changing step starts with
+        (_still_ours), made beside the step's check: nobody waits at the
+        question between them, so it sees the host as a look after the
+        answer would, and the cutover's steps follow one another a short
+        root command sooner (issue 12: six of them in the downtime). At the
+        keys, the question may last minutes: the look waits for its answer."""
+        if not self.settings.unattended or not self._claimed or step.read_only:
+            return None
+        marked = bool(self._claim.cutover)
+        return _EarlyLook(marked, asyncio.create_task(self._whose_claim(marked)))
 
     async def _mark_before_the_cutover(self, at: str) -> None:
         """The claim marked with the cutover about to begin `at`: where it
@@ -1343,6 +1375,22 @@ class Executor(Generic[F]):
         if (refused := await self._cutover_refused(step)) is not None:
             return refused
         ctx = RunContext(self, step)
+        early = self._look_early(step)
+        try:
+            return await self._look_ask_and_run(step, ctx, report, earlier, skipped_before,
+                                                early)
+        finally:
+            # Where the step did not start (found done, skipped, its check
+            # failed, the run stopped), its answer is wanted no more, and an
+            # unreachable host would hold the run up to its limit.
+            if early is not None:
+                early.task.cancel()
+                await asyncio.wait([early.task])
+
+    async def _look_ask_and_run(self, step: Step[F], ctx: RunContext[F], report: StepReport,
+                                earlier: StepHistory | None, skipped_before: str | None,
+                                early: _EarlyLook | None) -> Outcome:
+        """The step's check, its question, and what the answer asks for."""
         already = await self._settle_and_look(step, ctx)
         if already is None:
             return Outcome.FAILED
@@ -1361,7 +1409,7 @@ class Executor(Generic[F]):
         if decision.answer is Answer.SKIP:
             return self._skip(step, decision, already)
         self.skipped.pop(step.id, None)
-        return await self._run(step, ctx)
+        return await self._run(step, ctx, early)
 
     @staticmethod
     def _new_attempt(report: StepReport) -> None:
@@ -1539,11 +1587,12 @@ class Executor(Generic[F]):
                        "finds. Run it, or stop.")
             self.info(step, why)
 
-    async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
+    async def _run(self, step: Step[F], ctx: RunContext[F],
+                   early: _EarlyLook | None = None) -> Outcome:
         report = self.reports[step.id]
         # Before the step starts: nothing of it is on record where the host
         # is another run's now.
-        await self._still_ours(step)
+        await self._still_ours(step, early)
         self._ran.add(step.id)
         self.journal.write(Record.STEP_START, step=step.id)
         started = time.monotonic()

@@ -198,3 +198,43 @@ async def test_a_cutover_claim_let_go_by_the_run_that_took_it_is_not_taken_again
     assert not (rehearsal_host.install_dir / "bak.red5pro").exists()
     assert not holder_of(rehearsal_host).exists(), "not taken again"
     assert exit_code_of(refused.value) == 2
+
+
+async def test_unattended_each_changing_step_looks_at_its_claim_beside_its_check(
+        rehearsal_host: RehearsalHost, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12 (the tool's time in the downtime): under --yes nobody waits at
+    a question, so the look at the claim need not wait for the step's check
+    and its answer: made beside the check, one short root command less stands
+    between two cutover steps (six in the downtime). Each changing step still
+    looks once before it starts, and no look is made after its question."""
+    looks: list[float] = []
+    made = host_claim.taken_from_us
+
+    async def timed(*args: Any, **kw: Any) -> host_claim.Claim | None:
+        import time
+
+        looks.append(time.monotonic())
+        return await made(*args, **kw)
+
+    monkeypatch.setattr(host_claim, "taken_from_us", timed)
+    journal = tmp_path / "run.jsonl"
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
+    front = ScriptedFrontEnd()
+    outcome = await rehearsal_session(rehearsal_host, journal, settings).run(front)
+    assert outcome.value == "done", front.text()[-2000:]
+    changing = [r for r in records(journal) if r["event"] == "step-start"
+                and r["step"] in ("delete-nodegroups", "backup-live", "promote-new",
+                                  "stop-service", "service-unit", "start-service", "recreate")]
+    assert len(changing) == 7, changing
+    every = records(journal)
+    confirms = {r["step"]: r["mono"] for r in every if r["event"] == "confirm"}
+    for start in changing:
+        step = start["step"]
+        # From the last word of any other step on: this step's check began after it.
+        check = next(n for n, r in enumerate(every) if r["event"] == "check" and r["step"] == step)
+        since = max(r["mono"] for r in every[:check] if r.get("step") != step)
+        before = [at for at in looks if since <= at <= start["mono"]]
+        assert before, f"{step}: no look at the claim before it started"
+        assert not [at for at in before if at > confirms[step]], \
+            f"{step}: its claim was looked at after its question, not beside its check"
