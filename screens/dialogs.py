@@ -458,15 +458,21 @@ class QuitDialog(Dialog[str]):
                     # Part way back the old release may answer already (trial
                     # 61, F4): where the way back stands, as the exit line says.
                     where = f" ({leaving.back})" if leaving.back else ""
+                    then = ("the rehearsal ends here, and its host goes as runbook quits"
+                            if leaving.throwaway else
+                            "it stays so after you leave, until a run goes on with the way back")
                     yield Wrapped(Content.styled(
                         f"The stream manager is down, on the way back to the old one{where}: "
-                        "it stays so after you leave, until a run goes on with the way back.",
-                        "bold $error"))
+                        f"{then}.", "bold $error"))
                 elif leaving.down:
                     # What leaving costs, first: in the cutover it is downtime.
-                    yield Wrapped(Content.styled(
-                        "The stream manager is down: it stays down after you leave, until a "
-                        "run goes on from here or takes the way back.", "bold $error"))
+                    # A throwaway rehearsal's host goes with it: no run goes on.
+                    then = ("the rehearsal ends here with it down, and its host goes as "
+                            "runbook quits" if leaving.throwaway else
+                            "it stays down after you leave, until a run goes on from here or "
+                            "takes the way back")
+                    yield Wrapped(Content.styled(f"The stream manager is down: {then}.",
+                                                 "bold $error"))
                 if leaving.kind == BUSY:
                     yield Wrapped(Content.assemble(("Busy: ", "bold $warning"), leaving.what))
                     if leaving.waiting:

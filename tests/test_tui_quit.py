@@ -576,3 +576,6 @@ async def test_a_throwaway_rehearsals_busy_quit_dialog_promises_no_next_run(
     assert "in doubt" in said, said
     assert "--resume" not in said and "next run" not in said, said
     assert "rehearse again" in said, said
+    # Nor that a run may still go on from here: the stream manager down goes
+    # with the host (review 63, left by T).
+    assert "stream manager is down" in said and "until a run goes on" not in said, said
