@@ -469,7 +469,10 @@ class Executor(Generic[F]):
         said = (f"could not reach the host to stop its command: it runs on there until its "
                 f"time limit of {limit:g}s ends it, by {wall_clock(until)} at the latest. To "
                 f"look at it on the host, as the SSH user: `{look_command(job)}` lists what "
-                "still runs of it, or says ended. A retry, or a resumed run, waits for it first")
+                "still runs of it, or says ended. "
+                # A throwaway rehearsal's host goes as it ends: nothing resumes.
+                + ("A retry waits for it first" if self.settings.rehearsal_throwaway else
+                   "A retry, or a resumed run, waits for it first"))
         # RunContext names a job by its step first (job_name).
         step = next((sid for sid in self.reports if job.rsplit("-", 2)[0] == sid),
                     next(iter(self._running()), ""))

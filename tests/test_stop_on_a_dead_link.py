@@ -212,9 +212,9 @@ class FreezesAndStops(ScriptedFrontEnd):
                 self.run.cancel()
 
 
-@pytest.mark.parametrize("how", ["x", "abort"])
+@pytest.mark.parametrize(("how", "throwaway"), [("x", False), ("abort", False), ("x", True)])
 async def test_the_operator_is_told_the_command_runs_on_until_its_limit(
-        tmp_path: Path, how: str, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, how: str, throwaway: bool, capsys: pytest.CaptureFixture[str]) -> None:
     """The whole run: the stop is bounded, no reconnect is said after it, the
     step's output says in one line that the command could not be stopped and
     runs until its limit (and how to look at it), the step's end does not say
@@ -226,7 +226,8 @@ async def test_the_operator_is_told_the_command_runs_on_until_its_limit(
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host, BlackHole(host.ssh_port) as hole:
         settings: Settings = replace(rehearsal_settings(host),
-                                     host=through(host, hole, tmp_path))
+                                     host=through(host, hole, tmp_path),
+                                     rehearsal_throwaway=throwaway)
         session = OverTheHole(settings, [Sleeper()], Facts(), token=host.api_token,
                               journal_path=journal, state_dir=host.sandbox / ".operator",
                               isolated=True)
@@ -252,6 +253,9 @@ async def test_the_operator_is_told_the_command_runs_on_until_its_limit(
     told = [line for line in said if "could not reach the host" in line]
     assert len(told) == 1, said
     assert f"{LIMIT_S:g}s" in told[0] and "sleeper-" in told[0] and "ps -s" in told[0], told
+    # A throwaway rehearsal's host goes as it ends: no resumed run comes
+    # (review 63, left by T); a retry in this run still waits for it.
+    assert ("resumed run" in told[0]) is not throwaway and "retry" in told[0], told
     assert not [e for e in front.after if isinstance(e, Reconnecting)], front.text()[-2000:]
     if how == "x":
         detail = ended[-1].report.detail
