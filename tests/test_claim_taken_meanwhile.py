@@ -231,9 +231,10 @@ async def test_unattended_each_changing_step_looks_at_its_claim_beside_its_check
     confirms = {r["step"]: r["mono"] for r in every if r["event"] == "confirm"}
     for start in changing:
         step = start["step"]
-        # From the last word of any other step on: this step's check began after it.
+        # From the last word of another step on: this step's check began
+        # after it (a check's facts records name no step).
         check = next(n for n, r in enumerate(every) if r["event"] == "check" and r["step"] == step)
-        since = max(r["mono"] for r in every[:check] if r.get("step") != step)
+        since = max(r["mono"] for r in every[:check] if r.get("step") not in (None, "", step))
         before = [at for at in looks if since <= at <= start["mono"]]
         assert before, f"{step}: no look at the claim before it started"
         assert not [at for at in before if at > confirms[step]], \
