@@ -90,6 +90,8 @@ _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 # holder's machine: a colleague told to go on there with a copy of the
 # journal needs it too (trial 62, F4).
 _SNAPSHOT = "snapshot"
+# The SSH login on the host; older holders lack it.
+_SSH_USER = "ssh_user"
 
 
 # The journal's note of a claim taken from another run (the record's kind).
@@ -219,6 +221,9 @@ class Claim:
     # The fleet snapshot that cutover rebuilds from, on the holder's machine;
     # empty before the cutover, and in older holders.
     snapshot: str = ""
+    # The SSH login the run works on the host as: on a shared jump box every
+    # operator may be root there (trial 62, F9); empty in older holders.
+    ssh_user: str = ""
 
     def same_machine(self, other: Claim) -> bool:
         """Whether `other` was made on this claim's machine: its hostname, and
@@ -268,12 +273,15 @@ class Claim:
         return _runbook_runs(self.pid)
 
     def text(self) -> str:
-        keys = [*_FIELDS, *(key for key in (*_MACHINE, _CUTOVER) if getattr(self, key))]
+        keys = [*_FIELDS, *(key for key in (*_MACHINE, _CUTOVER, _SSH_USER)
+                            if getattr(self, key))]
         keys += [_SNAPSHOT] if self.cutover and self.snapshot else []
         return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in keys)
 
     def who(self) -> str:
-        return f"{self.login} on {self.machine}"
+        ssh = f", SSH login {self.ssh_user}" if self.ssh_user and self.ssh_user != self.login \
+            else ""
+        return f"{self.login} on {self.machine}{ssh}"
 
     def described(self) -> str:
         return (f"{self.who()} (pid {self.pid}), since {_since(self.since)}, "
@@ -376,7 +384,7 @@ def _first_line(*paths: str) -> str:
     return ""
 
 
-def mine(journal: str) -> Claim:
+def mine(journal: str, ssh_user: str = "") -> Claim:
     # Here, not at the top: the steps import this module (sudo_trouble) for
     # their cards, before the first paint, which loads no password prompt
     # (issue 12; test_cli_imports).
@@ -388,7 +396,8 @@ def mine(journal: str) -> Claim:
         login = f"uid {os.getuid()}"
     return Claim(login, socket.gethostname(), os.getpid(), journal,
                  datetime.now(UTC).isoformat(timespec="seconds"),
-                 machine_id=_first_line(*_MACHINE_ID), boot_id=_first_line(_BOOT_ID))
+                 machine_id=_first_line(*_MACHINE_ID), boot_id=_first_line(_BOOT_ID),
+                 ssh_user=ssh_user)
 
 
 def parse(text: str) -> Claim | None:
@@ -405,7 +414,8 @@ def parse(text: str) -> Claim | None:
         pid = 0
     return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"],
                  fields.get(_CUTOVER, ""), fields.get("machine_id", ""),
-                 fields.get("boot_id", ""), snapshot=fields.get(_SNAPSHOT, ""))
+                 fields.get("boot_id", ""), snapshot=fields.get(_SNAPSHOT, ""),
+                 ssh_user=fields.get(_SSH_USER, ""))
 
 
 def _say(word: str) -> str:

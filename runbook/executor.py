@@ -324,8 +324,9 @@ class Executor(Generic[F]):
             under_way is None or under_way.journalled_in(journal.path))
         # This run's claim on the host itself (runbook.claim), once taken; and
         # whether its cutover completed (or went back), which lets it go.
-        self._claim = dataclasses.replace(host_claim.mine(str(journal.path.resolve())),
-                                          cutover=self._cutover_at or "")
+        self._claim = dataclasses.replace(
+            host_claim.mine(str(journal.path.resolve()), ssh_user=settings.host.user),
+            cutover=self._cutover_at or "")
         if self._cutover_at:  # the snapshot it rebuilds from, for a colleague to be told of
             self._claim = dataclasses.replace(self._claim, snapshot=self._snapshot_in_use())
         self._claimed = False

@@ -122,6 +122,9 @@ async def test_a_colleague_logged_in_as_another_ssh_user_is_refused_too(
         said = str(refused.value)
         assert "another runbook is working on this host" in said, said
         assert str(first_journal.resolve()) in said, said
+        # Trial 62, F9: named by its SSH login too, not only by the login on
+        # its own machine (everyone is root on a shared jump box).
+        assert f"SSH login {settings.host.user}" in said, said
         assert second_front.asked == [], "refused before any step is asked"
     finally:
         first_front.go.set()
