@@ -32,6 +32,8 @@ from runbook.opening import Opening
 # (issue 12: a rehearsal paints before its host starts): what only an open run
 # uses is imported where the run uses it.
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from runbook.journal_replay import Replay
     from runbook.session import Session, SessionFactory
     from runbook.standing import WayBack
@@ -106,6 +108,18 @@ class RunbookApp(App["Outcome | None"]):
         Binding("ctrl+p", "command_palette", "Commands", id="command-palette", priority=True,
                 show=False, tooltip="Every action, searchable"),
     ]
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, but on Linux a driver whose input thread waits
+        for keys instead of looking ten times a second (issue 12)."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        chosen = App.get_driver_class(self)  # named: the idle test borrows this method
+        if chosen is not LinuxDriver:  # headless, web, Windows, TEXTUAL_DRIVER
+            return chosen
+        from screens.quiet_input import QuietLinuxDriver
+
+        return QuietLinuxDriver
 
     def __init__(self, open_session: SessionFactory | None = None, *,
                  opening: Preparing | None = None, waiting: str = "",
