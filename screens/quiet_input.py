@@ -86,7 +86,9 @@ class QuietLinuxDriver(LinuxDriver):
 
         def wait() -> float | None:
             # The parser's deadline: set while a sequence is begun, else none.
-            deadline: float | None = parser._timeout_time
+            # Private to Textual: should a release rename it, Textual's own
+            # 0.1 s looks, rather than a lone Esc that never arrives.
+            deadline: float | None = getattr(parser, "_timeout_time", get_time() + 0.1)
             return None if deadline is None else max(0.0, deadline - get_time())
 
         def process(events: list[tuple[selectors.SelectorKey, int]],
