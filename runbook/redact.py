@@ -24,11 +24,16 @@ MASK = "••••••"
 KEY_FILE = "tag-key"
 _KEY_BYTES = 32
 
+# The patterns below are kept as text, for re's own functions to compile the
+# first time one is used (and keep in re's cache): compiled as the module is
+# imported, they and steps.red5's cost `runbook run` about 14 M instructions
+# (callgrind, ~2 ms) before its first paint, which uses none of them (issue 12).
+
 # Property and setting names whose values are secrets: `config.dbPass`,
 # `aws.accessSecret`, `rest.administratorToken`, `az.clientKey`, `terra.token`,
 # `limelight.pwd`, `cluster.password`. "pass" counts only at the end of a name
 # (dbPass), so bypass-like words in the middle of a name do not.
-_SECRET_NAME = re.compile(
+_SECRET_NAME = (
     r"pass$|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
     r"|apikey|credential"
 )
@@ -42,7 +47,7 @@ _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accessk
 
 # A name's words: its dotted, dashed and underscored parts, split again where
 # camelCase starts a word (dbPassOld: db, Pass, Old).
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_WORD = r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+"
 # Words that name a secret on their own, and the kinds of key that are one
 # (private.key, jwt.signingKey): as a name's last word, or before words that
 # only say it is a kept copy (diff trial: config.dbPass.old, dbPass_bak and
@@ -58,12 +63,12 @@ _A_COPY = frozenset({"old", "bak", "backup", "prev", "previous", "orig", "origin
 
 
 # A URL that carries its password: scheme://user:password@host.
-_URL_PASSWORD = re.compile(r"[A-Za-z][\w+.\-]*://[^\s/@:]*:[^\s/@]+@"
-                           r"|[?&;](?:password|passwd|pwd)=[^&;\s]")
+_URL_PASSWORD = (r"[A-Za-z][\w+.\-]*://[^\s/@:]*:[^\s/@]+@"
+                 r"|[?&;](?:password|passwd|pwd)=[^&;\s]")
 
 
 # A JSON field's name, where its value is a string: "private_key": "...".
-_JSON_FIELD = re.compile(r'"([\w.\-]+)"\s*:\s*"')
+_JSON_FIELD = r'"([\w.\-]+)"\s*:\s*"'
 
 
 def carries_a_password(value: str | None) -> bool:
@@ -71,17 +76,17 @@ def carries_a_password(value: str | None) -> bool:
     jdbc:mysql://user:password@host URL shown in clear; or ?password=...), or
     JSON with a secret's field (re-trial: a GCP service account's
     "private_key"): the whole value is then a secret's."""
-    return value is not None and (_URL_PASSWORD.search(value) is not None or any(
-        is_secret_key(name) for name in _JSON_FIELD.findall(value)))
+    return value is not None and (re.search(_URL_PASSWORD, value) is not None or any(
+        is_secret_key(name) for name in re.findall(_JSON_FIELD, value)))
 
 
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     """True when a key's name says its value is a secret."""
     folded = name.lower().replace("_", "").replace("-", "")
-    if _SECRET_NAME.search(folded):
+    if re.search(_SECRET_NAME, folded):
         return True
-    words = [word.lower() for word in _WORD.findall(name)]
+    words = [word.lower() for word in re.findall(_WORD, name)]
     return any(
         (word in _SECRET_ALONE or (word.endswith("pass") and word not in _NOT_A_PASS)
          or (word == "key" and at and words[at - 1] in _SECRET_KEY_KINDS))
@@ -91,17 +96,18 @@ def is_secret_key(name: str) -> bool:
 
 # A setting a command line gives: -Dname=value (a JVM's system property) or
 # --name=value; or --name value, its value the next word (not an option).
-_GIVEN_SETTING = re.compile(r"(?:^|\s)(?:-D|--)([\w.\-]+)=(\S+)")
-_GIVEN_AS_NEXT_WORD = re.compile(r"(?:^|\s)--([\w.\-]+)\s+([^\s-]\S*)")
+_GIVEN_SETTING = r"(?:^|\s)(?:-D|--)([\w.\-]+)=(\S+)"
+_GIVEN_AS_NEXT_WORD = r"(?:^|\s)--([\w.\-]+)\s+([^\s-]\S*)"
 # A name that ends in a secret's word: what the two looser forms below demand,
 # since their value is found by where it stands, not by an `=` (second review:
 # `--use-token-auth start` masked "start" in every line shown).
-_ENDS_AS_A_SECRET = re.compile(f"(?:pass|pwd|credentials|{'|'.join(_SECRET_WORDS)})$")
+_ENDS_AS_A_SECRET = f"(?:pass|pwd|credentials|{'|'.join(_SECRET_WORDS)})$"
 
 
 def _ends_as_a_secret(name: str) -> bool:
     folded = name.lower().replace("_", "").replace("-", "").replace(".", "")
-    return not name.lower().startswith("no-") and _ENDS_AS_A_SECRET.search(folded) is not None
+    return (not name.lower().startswith("no-")
+            and re.search(_ENDS_AS_A_SECRET, folded) is not None)
 
 
 def command_line_secrets(line: str) -> list[str]:
@@ -110,8 +116,8 @@ def command_line_secrets(line: str) -> list[str]:
     server's own command line, as a process listing shows it, is no place to
     show them (review; security trial: the second form was shown). A value
     given as the next word counts only where the name ends as a secret's."""
-    given = [value for name, value in _GIVEN_SETTING.findall(line) if is_secret_key(name)]
-    return given + [value for name, value in _GIVEN_AS_NEXT_WORD.findall(line)
+    given = [value for name, value in re.findall(_GIVEN_SETTING, line) if is_secret_key(name)]
+    return given + [value for name, value in re.findall(_GIVEN_AS_NEXT_WORD, line)
                     if _ends_as_a_secret(name)]
 
 
@@ -314,6 +320,10 @@ class Redactor:
         self._short: set[str] = set()
         self._short_pattern: re.Pattern[str] | None = None
         self._untold: list[str] = []
+        # The patterns are compiled for the first text masked after a secret
+        # is added, not as it is added: `runbook run` adds its token before
+        # its first paint and masks nothing until it has drawn (issue 12).
+        self._stale = False
         for secret in secrets:
             self.add(secret)
 
@@ -331,16 +341,22 @@ class Redactor:
             forms.add(secret.encode("latin-1").decode("utf-8"))
         for form in forms:
             (self._secrets if len(form) >= SHORTEST_MASKED_EVERYWHERE else self._short).add(form)
-        if self._secrets:
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        self._stale = True
         # Either form may be the short one: the UTF-8 spelling of a value read
         # as ISO-8859-1 has fewer characters than the value as read (review 56c).
         if forms & self._short:
             self._untold.append(name or "a secret")
+
+    def _compile(self) -> None:
+        """The patterns of every secret added so far, longest first."""
+        if self._secrets:
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        if self._short:
             ordered = sorted(self._short, key=len, reverse=True)
             self._short_pattern = re.compile(_SHORT_AS_A_VALUE.format(
                 values="|".join(re.escape(s) for s in ordered)), re.MULTILINE)
+        self._stale = False
 
     def untold_short(self) -> list[str]:
         """The names of the short secrets registered since the last call:
@@ -353,6 +369,8 @@ class Redactor:
             return text
         if text in self._short:
             return mask_value(text)
+        if self._stale:
+            self._compile()
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: mask_value(m.group(0)), text)
         if self._short_pattern is not None:

@@ -15,6 +15,12 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import NamedTuple
 
+# The patterns here are kept as text, for re's own functions to compile the
+# first time one is used (and keep in re's cache): compiled as the module is
+# imported, they and runbook.redact's cost `runbook run` about 14 M
+# instructions (callgrind, ~2 ms) before its first paint, which uses one of
+# them, _DIST (issue 12).
+
 WEB_INF = "webapps/streammanager/WEB-INF"
 PROPERTIES_NAME = "red5-web.properties"
 PROPERTIES = f"{WEB_INF}/{PROPERTIES_NAME}"
@@ -36,27 +42,27 @@ WEBAPPS = "webapps"
 # runbook does not carry it; carry-over names one the new tree lacks (facts
 # audit 61, M2; data README).
 WEB_XML = f"{WEB_INF}/web.xml"
-_CORS_FILTER = re.compile(
+_CORS_FILTER = (
     r"<filter-class>\s*org\.apache\.catalina\.filters\.CorsFilter\s*</filter-class>")
-_XML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_XML_COMMENT = r"(?s)<!--.*?-->"
 
 
 def has_cors_filter(web_xml: str) -> bool:
     """Whether a web.xml declares Tomcat's CorsFilter outside comments (a
     release may ship one commented out, for the operator to uncomment)."""
-    return bool(_CORS_FILTER.search(_XML_COMMENT.sub("", web_xml)))
+    return bool(re.search(_CORS_FILTER, re.sub(_XML_COMMENT, "", web_xml)))
 
-_DIST = re.compile(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release")
+_DIST = r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release"
 
 
 def distribution_version(name: str) -> str | None:
     """`red5pro-server-11.1.0.b835-release.zip` -> `11.1.0.b835`."""
-    match = _DIST.search(name)
+    match = re.search(_DIST, name)
     return match.group("version") if match else None
 
 
-_INI_VERSION = re.compile(
-    r"^server\.version=(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)(?:-release)?\s*$", re.MULTILINE)
+_INI_VERSION = (
+    r"(?m)^server\.version=(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)(?:-release)?\s*$")
 
 
 def _inside(names: list[str]) -> list[str]:
@@ -215,7 +221,7 @@ def java_major(version_banner: str) -> int | None:
 # lib/red5pro-6.2.0.406-RELEASE.jar: the release's numbers, then its build.
 # Three numbers or more: a four-part release (12.2.0.2, FACTS section 4)
 # naming its jar as 6.2.0 does would have four (facts audit 57b, M3).
-_LIB_JAR = re.compile(r"^red5pro-(\d+(?:\.\d+){2,})\.(\d+)-RELEASE\.jar$")
+_LIB_JAR = r"^red5pro-(\d+(?:\.\d+){2,})\.(\d+)-RELEASE\.jar$"
 
 
 def installed_version(listing: list[str], lib: list[str] | None = None,
@@ -225,7 +231,7 @@ def installed_version(listing: list[str], lib: list[str] | None = None,
     its root marker (red5pro-server-X.Y.Z.bN-release, known in 6.2.0), else
     lib/red5pro-X.Y.Z.N-RELEASE.jar (`lib`, that folder's names; 5.1.1 ships
     no marker). `listing`: the folder's names."""
-    found = _INI_VERSION.search(ini or "")
+    found = re.search(_INI_VERSION, ini or "")
     if found:
         return found.group("version")
     for name in listing:
@@ -233,7 +239,7 @@ def installed_version(listing: list[str], lib: list[str] | None = None,
         if version and not name.strip().endswith(".zip"):
             return version
     for name in lib or []:
-        match = _LIB_JAR.match(name.strip())
+        match = re.match(_LIB_JAR, name.strip())
         if match:
             return f"{match.group(1)}.b{match.group(2)}"
     return None
@@ -248,16 +254,16 @@ def unit_java_home(unit: str) -> str | None:
 # An absolute path whose last folder is red5pro: the install a unit runs
 # (RED5_HOME=, WorkingDirectory=, -cwd, ExecStart's red5pro.sh). Not
 # /var/run/red5pro.pid, not ${RED5_HOME}/conf.
-_INSTALL_PATH = re.compile(r"(?<![\w.${}/-])(/(?:[\w.+-]+/)*red5pro)(?![\w.+-])")
+_INSTALL_PATH = r"(?<![\w.${}/-])(/(?:[\w.+-]+/)*red5pro)(?![\w.+-])"
 
 
 def unit_install_paths(unit: str) -> list[str]:
     """Each install folder a unit names, once, in order. Red5's own units name
     /usr/local/red5pro outright (FACTS §3), whatever folder runbook is told."""
-    return list(dict.fromkeys(_INSTALL_PATH.findall(unit)))
+    return list(dict.fromkeys(re.findall(_INSTALL_PATH, unit)))
 
 
-_DAEMON_JAR = re.compile(r"commons-daemon-\d[\d.]*\.jar")
+_DAEMON_JAR = r"commons-daemon-\d[\d.]*\.jar"
 _CLASSPATH_FLAG = ("-cp", "-classpath")
 
 
@@ -458,13 +464,13 @@ def fit_classpath(unit: str, homes: Collection[str], release_has: Collection[str
     entries = unit_classpath(unit, homes)
     if entries is None:
         return Classpath(None, [], unread=True)
-    ours = sorted(name for name in release_has if _DAEMON_JAR.fullmatch(name))
+    ours = sorted(name for name in release_has if re.fullmatch(_DAEMON_JAR, name))
     swap = None
     missing = []
     for entry in entries:
         if entry.inside in release_has:
             continue
-        if _DAEMON_JAR.fullmatch(entry.inside) and len(ours) == 1 and swap is None:
+        if re.fullmatch(_DAEMON_JAR, entry.inside) and len(ours) == 1 and swap is None:
             swap = Swap(entry.inside, ours[0], entry.written)
         else:
             missing.append(entry.inside)
@@ -494,13 +500,10 @@ def classpath_sed(swap: Swap) -> str:
 # A flag may also start a line: one continued from the line before (a `\`
 # at its end), which systemd joins to it.
 _HEAP_SIZE = r"[0-9]+[kKmMgGtT]?"
-_TUNED: dict[str, re.Pattern[str]] = {
-    "-Xms": re.compile(rf"(?:(?<=[ \t\r\f\v])|^)-Xms({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
-                       re.MULTILINE),
-    "-Xmx": re.compile(rf"(?:(?<=[ \t\r\f\v])|^)-Xmx({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
-                       re.MULTILINE),
-    "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
-                               re.MULTILINE),
+_TUNED = {
+    "-Xms": rf"(?m)(?:(?<=[ \t\r\f\v])|^)-Xms({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
+    "-Xmx": rf"(?m)(?:(?<=[ \t\r\f\v])|^)-Xmx({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
+    "LimitNOFILE=": r"(?m)^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
 }
 # The same places for GNU sed (values are digits and a unit letter, or
 # infinity: nothing sed reads as special).
@@ -541,7 +544,7 @@ def unit_tuning(installed: str, shipped: str) -> list[Tuned]:
     shipped 65536 where a later one ships 1000000 (second review)."""
     found = []
     for setting, pattern in _TUNED.items():
-        have, ships = pattern.findall(installed), pattern.findall(shipped)
+        have, ships = re.findall(pattern, installed), re.findall(pattern, shipped)
         if len(have) != 1 or len(ships) != 1 or have[0] == ships[0]:
             continue
         if setting == "LimitNOFILE=" and _open_files(have[0]) < _open_files(ships[0]):
@@ -557,7 +560,7 @@ def tuning_left_behind(installed: str, shipped: str) -> list[str]:
     (second review: the heap went unsaid)."""
     left = []
     for setting, pattern in _TUNED.items():
-        have, ships = pattern.findall(installed), pattern.findall(shipped)
+        have, ships = re.findall(pattern, installed), re.findall(pattern, shipped)
         if len(have) == 1 and len(ships) != 1 and have[0] not in _AS_SHIPPED[setting]:
             left.append(f"{setting}{have[0]}")
     return left
@@ -570,7 +573,7 @@ def tuned_unit(shipped: str, tuning: Collection[Tuned]) -> str:
             whole, start = found.group(0), found.start(1) - found.start(0)
             return whole[:start] + host + whole[start + len(found.group(1)):]
 
-        shipped = _TUNED[tuned.setting].sub(put, shipped)
+        shipped = re.sub(_TUNED[tuned.setting], put, shipped)
     return shipped
 
 
@@ -612,7 +615,7 @@ def _assignments(value: str) -> list[str] | None:
 
 # What a unit line says as Red5's installers tune it: service-unit carries
 # these (unit_tuning), so they are not named again here.
-_HEAP = re.compile(rf"-Xm[sx]{_HEAP_SIZE}")
+_HEAP = rf"-Xm[sx]{_HEAP_SIZE}"
 
 
 def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
@@ -650,7 +653,7 @@ def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
         elif key.startswith("Exec"):
             known = words(was, section, key) | words(new, section, key)
             added = [word for word in value.split()
-                     if word not in known and not _HEAP.fullmatch(word)]
+                     if word not in known and not re.fullmatch(_HEAP, word)]
             # A flag by its name, up to its value (-Dkey=value, -Dkey:value);
             # a word that is no flag (a flag's value given apart, `-user red5`)
             # could be anything, so only that there is one.
@@ -813,12 +816,12 @@ def jar_check(jar: Path, bean_class: str | None, config: str | None) -> JarFindi
 
 # --- the cloud-controller bean of applicationContext.xml ---------------------
 
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_COMMENT = r"(?s)<!--.*?-->"
 # The whole bean: to its </bean>, or its own tag where that closes itself. (A
 # bean's first property closing itself ended it here once: the rest of the
 # bean, its other ${key}s, went unread.)
-_BRIDGE = re.compile(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\"[^>]*?"
-                     r"(?:/>|>.*?</bean>)", re.DOTALL)
+_BRIDGE = (r"(?s)<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\"[^>]*?"
+           r"(?:/>|>.*?</bean>)")
 
 DUMMY_CONTROLLER = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
 # What the API's cloudcontroller call answers while the Dummy controller is the
@@ -846,8 +849,8 @@ def cloud_of(answer: str | None) -> str | None:
 
 
 def _active_bridges(xml: str) -> list[re.Match[str]]:
-    comments = [m.span() for m in _COMMENT.finditer(xml)]
-    return [m for m in _BRIDGE.finditer(xml)
+    comments = [m.span() for m in re.finditer(_COMMENT, xml)]
+    return [m for m in re.finditer(_BRIDGE, xml)
             if not any(start <= m.start() < end for start, end in comments)]
 
 
@@ -874,9 +877,9 @@ def carry_controller(live_xml: str, new_xml: str) -> str:
     text = new_xml
     for match in reversed(active):
         text = text[: match.start()] + f"<!-- {match.group(0)} -->" + text[match.end():]
-    for comment in _COMMENT.finditer(text):
+    for comment in re.finditer(_COMMENT, text):
         inner = comment.group(0)[4:-3]
-        bean = _BRIDGE.search(inner)
+        bean = re.search(_BRIDGE, inner)
         if bean and bean.group("cls") == wanted:
             return text[: comment.start()] + inner.strip() + text[comment.end():]
     raise ValueError(f"the new applicationContext.xml has no bean for {wanted} to activate")
@@ -885,7 +888,7 @@ def carry_controller(live_xml: str, new_xml: str) -> str:
 # ${key}, or ${key:default}: a placeholder the webapp's PropertyPlaceholderConfigurer
 # fills from red5-web.properties when it starts; with a default (Spring's ':'
 # separator) it needs no key.
-_PLACEHOLDER = re.compile(r"\$\{([^}:]+)(:[^}]*)?\}")
+_PLACEHOLDER = r"\$\{([^}:]+)(:[^}]*)?\}"
 
 
 def bean_keys(xml: str) -> list[str]:
@@ -897,24 +900,24 @@ def bean_keys(xml: str) -> list[str]:
     active = _active_bridges(xml)
     if len(active) != 1:
         return []
-    found = [m.group(1).strip() for m in _PLACEHOLDER.finditer(active[0].group(0))
+    found = [m.group(1).strip() for m in re.finditer(_PLACEHOLDER, active[0].group(0))
              if m.group(2) is None]
     return list(dict.fromkeys(found))
 
 
 # A bean's <property name="..." value="..."/>, its attributes in either order.
-_PROPERTY = re.compile(r"<property\b[^>]*>")
-_NAME = re.compile(r"\bname\s*=\s*\"([^\"]*)\"")
-_VALUE = re.compile(r"\bvalue\s*=\s*\"([^\"]*)\"")
+_PROPERTY = r"<property\b[^>]*>"
+_NAME = r"\bname\s*=\s*\"([^\"]*)\""
+_VALUE = r"\bvalue\s*=\s*\"([^\"]*)\""
 
 
 def _keys_by_property(bean: str) -> dict[str, str]:
     """Property name -> the key its value names as ${key} (without a
     default), for each property of one bean's text that names one."""
     found: dict[str, str] = {}
-    for tag in _PROPERTY.finditer(bean):
-        name, value = _NAME.search(tag.group(0)), _VALUE.search(tag.group(0))
-        key = _PLACEHOLDER.fullmatch(value.group(1).strip()) if value else None
+    for tag in re.finditer(_PROPERTY, bean):
+        name, value = re.search(_NAME, tag.group(0)), re.search(_VALUE, tag.group(0))
+        key = re.fullmatch(_PLACEHOLDER, value.group(1).strip()) if value else None
         if name and key and key.group(2) is None:
             found.setdefault(name.group(1).strip(), key.group(1).strip())
     return found
@@ -924,9 +927,9 @@ def _written_properties(bean: str) -> set[str]:
     """The properties of one bean's text whose value is written out, not a
     ${...} placeholder."""
     found = set()
-    for tag in _PROPERTY.finditer(bean):
-        name, value = _NAME.search(tag.group(0)), _VALUE.search(tag.group(0))
-        if name and value and not _PLACEHOLDER.search(value.group(1)):
+    for tag in re.finditer(_PROPERTY, bean):
+        name, value = re.search(_NAME, tag.group(0)), re.search(_VALUE, tag.group(0))
+        if name and value and not re.search(_PLACEHOLDER, value.group(1)):
             found.add(name.group(1).strip())
     return found
 

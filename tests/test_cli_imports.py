@@ -253,3 +253,59 @@ def test_every_dataclass_says_what_it_is() -> None:
                         .replace(" -> None", "")):
                     undocumented.append(f"{module.__name__}.{value.__name__}")
     assert undocumented == []
+
+
+def patterns_compiled_before_first_paint_of_run(tmp_path: Path) -> dict[str, list[str]]:
+    """The regular expressions `runbook run` compiles before its first paint,
+    by the module that asked for them (re.compile, or re.search and the like
+    with a pattern's text: both go through re._compile), on the sample
+    production config aimed at a closed port."""
+    sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
+                          .read_text())
+    config = tmp_path / "run.toml"
+    config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
+                      .replace("port = 22\n", "port = 9\n", 1))
+    code = ("import json, re, sys\nfrom functools import partialmethod\n"
+            "asked = {}\n"
+            "compile = re._compile\n"
+            "def watched(pattern, flags):\n"
+            "    caller = sys._getframe(2).f_globals.get('__name__', '')\n"
+            "    text = pattern if isinstance(pattern, str) else repr(pattern)\n"
+            "    asked.setdefault(caller, [])\n"
+            "    if text not in asked[caller]:\n"
+            "        asked[caller].append(text)\n"
+            "    return compile(pattern, flags)\n"
+            "re._compile = watched\n"
+            "from runbook import cli\nfrom runbook.cli import terminal\n"
+            "from screens.app import RunbookApp\n"
+            "def show_run(app):\n"
+            "    print('PATTERNS ' + json.dumps(asked), file=sys.stderr)\n"
+            "    app.exit()\n"
+            "RunbookApp.show_run = show_run\n"
+            "terminal.on_a_terminal = lambda: True  # headless, below\n"
+            "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
+            "size=(120, 40))\n"
+            f"cli.main(['run', {str(config)!r}])")
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env=env)
+    listed = [line for line in done.stderr.splitlines() if line.startswith("PATTERNS ")]
+    assert listed, done.stdout + done.stderr
+    asked: dict[str, list[str]] = json.loads(listed[-1].removeprefix("PATTERNS "))
+    return asked
+
+
+def test_the_first_paint_of_runbook_run_compiles_only_the_patterns_it_uses(
+        tmp_path: Path) -> None:
+    """Issue 12: compiling a regular expression runs re's compiler, in Python:
+    steps.red5's seventeen and runbook.redact's seven with the token's mask
+    took about 14 M instructions (callgrind, ~2 ms), and the first paint uses
+    one of them, the distribution's version in its zip's name (the refusal of a
+    release this procedure cannot install). Each is compiled where it is
+    first used; the token's mask as the first text is masked."""
+    from steps import red5
+
+    asked = patterns_compiled_before_first_paint_of_run(tmp_path)
+    assert asked.get("steps.red5", []) == [red5._DIST], asked.get("steps.red5")
+    assert asked.get("runbook.redact", []) == [], asked.get("runbook.redact")
