@@ -16,7 +16,7 @@ import argparse
 import re
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -135,29 +135,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def command_line() -> _Parser:
+def command_line(only: str | None = None) -> _Parser:
+    """runbook's command line; with `only`, a command's name, the parser of
+    that command alone: the others (an argparse parser each, with its options'
+    help formatted and checked as they are added) cost `runbook run` about
+    7 M instructions (callgrind, ~1 ms) before its first paint (issue 12).
+    main builds them all where it lists them or refuses a command line."""
     parser = _Parser(prog="runbook", description=(
         "Upgrade a Red5 Pro Stream Manager onto a new database, one confirmed step at a time."))
     parser.add_argument("--version", action=_Version, help="print runbook's version and exit")
     # Not required here: main says a missing or unknown command in our words.
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     parser.commands = commands.choices
+    for name, (said, epilog, options) in _COMMANDS.items():
+        if only is None or name == only:
+            options(commands.add_parser(name, help=said, epilog=epilog))
+    return parser
 
-    plan = commands.add_parser("plan", help="print every step's commands and API calls; "
-                                            "connects to nothing")
+
+def _plan(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("config", nargs="?", type=Path,
                       help="config file (default: the rehearsal config)")
     plan.add_argument("--json", action="store_true", help="machine-readable plan")
 
-    run = commands.add_parser("run", help="run the upgrade against the host in CONFIG")
+
+def _run(run: argparse.ArgumentParser) -> None:
     run.add_argument("config", type=Path)
     _run_options(run)
 
-    rehearse = commands.add_parser(
-        "rehearse", help="run the whole upgrade against a local fake stream manager host",
-        epilog="The fake cloud's pace comes from RUNBOOK_REHEARSAL_PACE: fast (the default: a "
-               "boot of two minutes, the docs' most, takes three seconds), real (the documented "
-               "times), or a number the real times are multiplied by (0.5 is twice as fast).")
+
+def _rehearse(rehearse: argparse.ArgumentParser) -> None:
     _run_options(rehearse)
     rehearse.add_argument("--sandbox", type=Path, metavar="DIR",
                           help="keep the fake host's state in DIR (reused if it exists)")
@@ -180,8 +187,8 @@ def command_line() -> _Parser:
                                "no step and claims nothing, for runbook run, plan or rollback "
                                "to use")
 
-    rollback = commands.add_parser("rollback", help="back to the old stream manager on the old "
-                                                    "database, from any point of the cutover")
+
+def _rollback(rollback: argparse.ArgumentParser) -> None:
     rollback.add_argument("config", type=Path)
     rollback.add_argument("--headless", action="store_true",
                           help="plain prompts instead of the TUI")
@@ -190,7 +197,8 @@ def command_line() -> _Parser:
     rollback.add_argument("--journal", type=Path, metavar="PATH",
                           help="the cutover's journal (default: the one the host's state names)")
 
-    diff = commands.add_parser("diff", help="review old vs new red5-web.properties key by key")
+
+def _diff(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
     diff.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -206,20 +214,38 @@ def command_line() -> _Parser:
     as_text.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
     as_text.add_argument("--json", action="store_true", help="JSON review; exit 1 if undecided")
 
-    report = commands.add_parser("report", help="the run in a journal as Markdown (or HTML) "
-                                                "for the change ticket")
+
+def _report(report: argparse.ArgumentParser) -> None:
     report.add_argument("journal", nargs="?", type=Path,
                         help="journal file (default: the newest in the user's state dir)")
     report.add_argument("--html", action="store_true", help="one self-contained HTML file")
     report.add_argument("--out", type=Path, metavar="FILE",
                         help="write the report here, not to stdout")
 
-    log = commands.add_parser("log", help="every line the run showed, with its step")
+
+def _log(log: argparse.ArgumentParser) -> None:
     log.add_argument("journal", nargs="?", type=Path,
                      help="journal file (default: the newest in the user's state dir)")
     log.add_argument("--step", metavar="ID", help="only this step's lines")
     log.add_argument("--grep", metavar="TEXT", help="only lines holding TEXT (any case)")
-    return parser
+
+
+# Each command, in the order runbook's help lists them: its line there, the
+# last words of its own help, and what adds its arguments.
+_COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], None]]] = {
+    "plan": ("print every step's commands and API calls; connects to nothing", None, _plan),
+    "run": ("run the upgrade against the host in CONFIG", None, _run),
+    "rehearse": ("run the whole upgrade against a local fake stream manager host",
+                 "The fake cloud's pace comes from RUNBOOK_REHEARSAL_PACE: fast (the default: a "
+                 "boot of two minutes, the docs' most, takes three seconds), real (the documented "
+                 "times), or a number the real times are multiplied by (0.5 is twice as fast).",
+                 _rehearse),
+    "rollback": ("back to the old stream manager on the old database, from any point of the "
+                 "cutover", None, _rollback),
+    "diff": ("review old vs new red5-web.properties key by key", None, _diff),
+    "report": ("the run in a journal as Markdown (or HTML) for the change ticket", None, _report),
+    "log": ("every line the run showed, with its step", None, _log),
+}
 
 
 def _take_over(sub: argparse.ArgumentParser) -> None:
@@ -257,8 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "file to write to, or >/dev/null to drop it", file=sys.stderr)
         return EXIT_BAD_INPUT
     with held_for_start_up():
-        parser = command_line()
         given = list(sys.argv[1:] if argv is None else argv)
+        # A command's own parser alone where one is named first; every one
+        # where runbook's help lists them or a refusal may name them.
+        parser = command_line(given[0] if given and given[0] in _COMMANDS else None)
         if given and given[0].startswith("-") and given[0] not in _ASIDE:
             # argparse says a command is missing, or that the option is not
             # known, never where it went wrong: each option is the command's.
