@@ -817,7 +817,8 @@ class Executor(Generic[F]):
         question between them, so it sees the host as a look after the
         answer would, and the cutover's steps follow one another a short
         root command sooner (issue 12: six of them in the downtime). At the
-        keys, the question may last minutes: the look waits for its answer."""
+        keys, the question may last minutes: the look waits for its answer.
+        Made after any wait for an earlier attempt (_settled), as long."""
         if not self.settings.unattended or not self._claimed or step.read_only:
             return None
         marked = bool(self._claim.cutover)
@@ -1379,6 +1380,9 @@ class Executor(Generic[F]):
         if (refused := await self._cutover_refused(step)) is not None:
             return refused
         ctx = RunContext(self, step)
+        if not await self._settled(step):
+            return Outcome.FAILED
+        # After any wait for an earlier attempt: that wait may be long.
         early = self._look_early(step)
         try:
             return await self._look_ask_and_run(step, ctx, report, earlier, skipped_before,
@@ -1395,7 +1399,7 @@ class Executor(Generic[F]):
                                 earlier: StepHistory | None, skipped_before: str | None,
                                 early: _EarlyLook | None) -> Outcome:
         """The step's check, its question, and what the answer asks for."""
-        already = await self._settle_and_look(step, ctx)
+        already = await self._looked_at(step, ctx)
         if already is None:
             return Outcome.FAILED
         self.journal.write(Record.CHECK, step=step.id, done=already.done,
@@ -1467,11 +1471,9 @@ class Executor(Generic[F]):
                 return Outcome.FAILED
         return None
 
-    async def _settle_and_look(self, step: Step[F], ctx: RunContext[F]) -> Check | None:
-        """What an earlier attempt left running, waited for, then the step's
-        check; None, with the step failed, where either fails: any failure to
-        look is a reason not to act."""
-        report = self.reports[step.id]
+    async def _settled(self, step: Step[F]) -> bool:
+        """What an earlier attempt left running, waited for; False, with the
+        step failed, where that fails: nothing may run beside it."""
         # What an earlier attempt left running on the host: a resumed run's, in
         # the journal; this run's, from the attempt left in doubt (review: once
         # the reconnect had given up, a retry ran the unzip beside the first).
@@ -1484,14 +1486,29 @@ class Executor(Generic[F]):
             self._left_running.pop(step.id, None)
             if self.rollback and step is self.rollback[0]:
                 await self._settle_the_upgrade(step)
-            return await self._look(step, ctx)
+            return True
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
-            report.retry_helps = not isinstance(exc, NotInThisRun)
-            report.known_hosts_line = _known_hosts_line(exc)
-            self._set(step, StepState.FAILED, self._failure(step, exc))
+            self._could_not_look(step, exc)
+            return False
+
+    async def _looked_at(self, step: Step[F], ctx: RunContext[F]) -> Check | None:
+        """The step's check; None, with the step failed, where it fails: any
+        failure to look is a reason not to act."""
+        try:
+            return await self._look(step, ctx)
+        except JournalWriteError:
+            raise  # nothing more may happen unrecorded
+        except Exception as exc:
+            self._could_not_look(step, exc)
             return None
+
+    def _could_not_look(self, step: Step[F], exc: Exception) -> None:
+        report = self.reports[step.id]
+        report.retry_helps = not isinstance(exc, NotInThisRun)
+        report.known_hosts_line = _known_hosts_line(exc)
+        self._set(step, StepState.FAILED, self._failure(step, exc))
 
     def _say_why_it_is_asked_again(self, step: Step[F], earlier: StepHistory | None,
                                    already: Check, skipped_before: str | None) -> None:

@@ -239,3 +239,31 @@ async def test_unattended_each_changing_step_looks_at_its_claim_beside_its_check
         assert before, f"{step}: no look at the claim before it started"
         assert not [at for at in before if at > confirms[step]], \
             f"{step}: its claim was looked at after its question, not beside its check"
+
+
+async def test_unattended_a_take_over_while_an_earlier_attempt_is_waited_for_is_seen(
+        rehearsal_host: RehearsalHost, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look beside the check (above) is made after any wait for what an
+    earlier attempt left running on the host, which may last minutes: made
+    before it, a take-over during that wait went unseen and the step ran
+    beside the colleague's run. Here the colleague takes the host while
+    backup-live's wait for an earlier attempt lasts."""
+    from runbook.executor import Executor
+
+    settled = Executor._settled
+
+    async def waits_while_taken(self: Executor[Any], step: Any) -> bool:
+        if step.id == "backup-live":
+            await colleague_takes_over(rehearsal_host, tmp_path / "colleague",
+                                       cutover=self._claim.cutover)
+        return await settled(self, step)
+
+    monkeypatch.setattr(Executor, "_settled", waits_while_taken)
+    journal = tmp_path / "run.jsonl"
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
+    with pytest.raises(host_claim.HostClaimed) as refused:
+        await rehearsal_session(rehearsal_host, journal, settings).run(ScriptedFrontEnd())
+    assert "Nothing of backup-live was sent" in str(refused.value), refused.value
+    assert acted(journal, "backup-live") == [], "backup-live did not start"
+    assert (rehearsal_host.install_dir / "red5pro").is_dir()
