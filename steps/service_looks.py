@@ -7,8 +7,9 @@ the install), in the downtime: few and small."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import Any
+from typing import Any, TypeAlias
 
 from runbook.shell import privileged_script, quote
 from runbook.step import StepFailed
@@ -334,6 +335,50 @@ async def _database_in_file(ctx: Ctx) -> dict[str, str] | None:
     return dict(javaproperties.loads(found.stdout))
 
 
+# What look_at_the_file found: the file's config.dbHost and config.dbPort
+# (None: unread), and the live login aimed at the new database; each a look's
+# failure where it failed, to be raised in the order the judgement meets it.
+FileLook: TypeAlias = "tuple[dict[str, str] | BaseException | None, Any]"
+
+
+async def look_at_the_file(ctx: Ctx) -> FileLook:
+    """The looks prove_the_file_names_the_new_database judges: the file's
+    database and the live login, asked at once (each is a round trip, in
+    the downtime: issue 12). Neither raises here: a look that failed is
+    returned, and raised only where the judgement would have met it had
+    the looks run one after the other, once both have ended (review R2)."""
+    from steps import database
+
+    found = await asyncio.gather(_database_in_file(ctx), database.login(ctx),
+                                 return_exceptions=True)
+    return found[0], found[1]
+
+
+def the_file_names_the_new_database(ctx: Ctx, looked: FileLook, *, running: bool = False,
+                                    answers: bool = True) -> bool:
+    """prove_the_file_names_the_new_database's judgement of what
+    look_at_the_file found (`looked`): the login's answer counts only where
+    the file was read and names a host, as when it was asked only then."""
+    from runbook.properties.codec import has_placeholder
+
+    written, where = looked
+    if isinstance(written, BaseException):
+        raise written
+    if written is None:
+        return False
+    host, port = live_address(written)
+    if not host or has_placeholder(host):
+        raise StepFailed(_no_database_host(ctx, host, running=running, answers=answers))
+    if isinstance(where, BaseException):
+        raise where
+    if port is not None and same_database(host, port, where.host, where.port):
+        return True
+    named = f"{host}:{port}" if port is not None else \
+        f"{host} (config.dbPort={written.get('config.dbPort', '').strip()})"
+    raise StepFailed(_another_database_in_file(ctx, named, where, running=running,
+                                               answers=answers))
+
+
 async def prove_the_file_names_the_new_database(ctx: Ctx, *, running: bool = False,
                                                  answers: bool = True) -> bool:
     """Whether the new release's red5-web.properties names [new_database]
@@ -346,22 +391,8 @@ async def prove_the_file_names_the_new_database(ctx: Ctx, *, running: bool = Fal
     its API answers), it is left running as it is. Nothing is said when
     the file cannot be read (the wait that follows reports what the
     server says)."""
-    from runbook.properties.codec import has_placeholder
-    from steps import database
-
-    written = await _database_in_file(ctx)
-    if written is None:
-        return False
-    host, port = live_address(written)
-    if not host or has_placeholder(host):
-        raise StepFailed(_no_database_host(ctx, host, running=running, answers=answers))
-    where = await database.login(ctx)
-    if port is not None and same_database(host, port, where.host, where.port):
-        return True
-    named = f"{host}:{port}" if port is not None else \
-        f"{host} (config.dbPort={written.get('config.dbPort', '').strip()})"
-    raise StepFailed(_another_database_in_file(ctx, named, where, running=running,
-                                               answers=answers))
+    return the_file_names_the_new_database(ctx, await look_at_the_file(ctx),
+                                           running=running, answers=answers)
 
 
 async def database_host_unset(ctx: Ctx) -> str | None:

@@ -59,10 +59,12 @@ from steps.service_looks import (
     log_size,
     logs_the_database,
     look_at_the_database,
+    look_at_the_file,
     prove_the_file_names_the_new_database,
     raise_if_the_class_not_found,
     seconds_running,
     start_limit_ran_out,
+    the_file_names_the_new_database,
     written_since_it_started,
 )
 from steps.waiting import POLL_S, GaveUp, wait_until
@@ -187,6 +189,17 @@ class _ApiAnswer(NamedTuple):
 
     api: Any
     controller: str
+
+
+class _Before(NamedTuple):
+    """What start-service looked at before its start: how long a service an
+    earlier attempt started has run (0: none, or restarted), whether the
+    new install's file names the new database, and red5.log's size (None:
+    not known where this start's lines begin)."""
+
+    waited: int
+    file_proven: bool
+    log_offset: int | None
 
 
 # What start-service's check finds of a service that runs: the reason to
@@ -528,14 +541,14 @@ class StartService(Red5Step):
 
     async def _start(self, ctx: Ctx) -> None:
         self._arm_the_rehearsals_token_fault(ctx)
-        other_pids, our_pids = await servers_of(ctx, self.side)
-        if other_pids:
-            raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
-                             f"{', '.join(map(str, other_pids))}) still runs and answers on "
-                             "the same port; stop it first")
         reason = ctx.facts.restart_reason
         errors: list[SMApiError] = []
-        if reason is not None:  # it runs: proven before its API is asked
+        if reason is None:
+            before = await self._look_before_starting(ctx)
+        else:
+            other_pids, our_pids = await servers_of(ctx, self.side)
+            self._refuse_the_other_server(other_pids)
+            # It runs: proven before its API is asked.
             await self._prove_token(ctx)
             if answer := await self._answering_after_all(ctx, reason, errors):
                 # It came up while the question waited (operator trial: a slow
@@ -544,8 +557,54 @@ class StartService(Red5Step):
                          "service is not restarted")
                 await self._prove_and_record_serving(ctx, answer)
                 return
-        answer = await self._start_and_wait(ctx, reason, our_pids, errors)
+            before = await self._look_before_restarting(ctx, our_pids)
+        answer = await self._start_and_wait(ctx, reason, before, errors)
         await self._prove_and_record_serving(ctx, answer)
+
+    def _refuse_the_other_server(self, other_pids: list[int]) -> None:
+        if other_pids:
+            raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
+                             f"{', '.join(map(str, other_pids))}) still runs and answers on "
+                             "the same port; stop it first")
+
+    async def _look_before_starting(self, ctx: Ctx) -> _Before:
+        """What systemctl start needs looked at first: the servers that run,
+        and, asked at the same time, the database the new install's file
+        names (each a round trip in the downtime, issue 12; the file's look
+        does not depend on the servers, only what its failure says does).
+        Judged in the order they were asked one after the other: the other
+        server first, then the file. Once both have ended (review R2)."""
+        async def servers_then_their_time() -> tuple[list[int], list[int], int, int | None]:
+            other, ours = await servers_of(ctx, self.side)
+            if other:
+                return other, ours, 0, None
+            if ours:
+                # Started by an earlier attempt: it has had part of its time
+                # already, and has read its file (review 56d F2): where its
+                # start's lines begin in red5.log is not known (None).
+                return other, ours, await seconds_running(ctx, ours) or 0, None
+            # What an earlier start logged is not this one's.
+            return other, ours, 0, await log_size(ctx)
+
+        (other_pids, our_pids, waited, offset), looked = await _both(
+            servers_then_their_time(),
+            look_at_the_file(ctx) if self.side == "new" else known_answer(None))
+        self._refuse_the_other_server(other_pids)
+        # A service found running has read its file (review 56d F2): the
+        # mend is to stop it, as `systemctl start` leaves it as it is.
+        file_proven = looked is not None and the_file_names_the_new_database(
+            ctx, looked, running=bool(our_pids), answers=False)
+        return _Before(waited, file_proven, offset)
+
+    async def _look_before_restarting(self, ctx: Ctx, our_pids: list[int]) -> _Before:
+        """What systemctl restart needs looked at first: the database the
+        file names, and red5.log's size, read with that look, not after it:
+        each is a round trip in the downtime (issue 12)."""
+        file_proven, offset = await _both(
+            prove_the_file_names_the_new_database(ctx, running=bool(our_pids), answers=False)
+            if self.side == "new" else known_answer(False),
+            log_size(ctx))
+        return _Before(0, file_proven, offset)
 
     def _arm_the_rehearsals_token_fault(self, ctx: Ctx) -> None:
         """A rehearsal's token-rejected fault at this step is armed for its
@@ -564,25 +623,18 @@ class StartService(Red5Step):
             return None
         return await self._ask_api_unless_refused(ctx, errors)
 
-    async def _start_and_wait(self, ctx: Ctx, reason: RestartReason | None,
-                              our_pids: list[int], errors: list[SMApiError]) -> _ApiAnswer:
+    async def _start_and_wait(self, ctx: Ctx, reason: RestartReason | None, before: _Before,
+                              errors: list[SMApiError]) -> _ApiAnswer:
         """systemctl start (restart, for `reason`), then the API once it
-        answers; the step fails, saying why, where it does not."""
+        answers; the step fails, saying why, where it does not. `before`:
+        what was looked at before it (_look_before_starting or _look_before_restarting)."""
         restarting = reason is not None
         limit = ctx.settings.timeouts.service_start
-        # A service an earlier attempt started has had part of its time already.
-        waited = 0 if restarting else (await seconds_running(ctx, our_pids) or 0)
-        # Before anything starts: nothing to undo.
-        # A service found running has read its file (review 56d F2): the
-        # mend is to stop it, as `systemctl start` leaves it as it is.
-        # red5.log's size is read with that look, not after it: each is a
-        # round trip in the downtime (issue 12). What an earlier start logged
-        # is not this one's; found running, where its start's lines begin is
-        # not known (None).
-        file_proven, ctx.facts.scratch.red5_log_start_offset = await _both(
-            prove_the_file_names_the_new_database(ctx, running=bool(our_pids), answers=False)
-            if self.side == "new" else known_answer(False),
-            log_size(ctx) if restarting or not our_pids else known_answer(None))
+        # Before anything starts: nothing to undo. What an earlier start
+        # logged is not this one's; found running, where its start's lines
+        # begin is not known (None).
+        ctx.facts.scratch.red5_log_start_offset = before.log_offset
+        file_proven, waited = before.file_proven, before.waited
         await self._systemctl(ctx, "restart" if restarting else "start")
         # What an earlier attempt's start met is that start's: this one's
         # failure names its own cause (review 59c M2: a jar mended two
