@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from runbook.journal import Journal, Record
 from tests.example_config import artifacts_in
@@ -143,28 +144,30 @@ def test_the_first_paint_of_a_run_loads_no_step_protocol_facts_or_curl_lines() -
     assert loaded & {"runbook.step", "runbook.shell", "runbook.facts", "runbook.curl"} == set()
 
 
-def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
-    """The same, through `runbook run` itself: before the paint the CLI reads
-    the journals for an unfinished run to offer, and reading one needs only the
-    records' names, not the events' eleven dataclasses (about 7 ms)."""
-    # Its zip and jar on this machine: `run` refuses before its screen without them.
+def run_config(tmp_path: Path) -> Path:
+    """The sample production config, its zip and jar on this machine (`run`
+    refuses before its screen without them), aimed at port 9 on loopback:
+    nothing listens, and nothing is reached before the paint."""
     sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
                           .read_text())
     config = tmp_path / "run.toml"
-    # Port 9 on loopback: nothing listens, and nothing is reached before the paint.
     config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
                       .replace("port = 22\n", "port = 9\n", 1))
-    earlier = Journal(tmp_path / "state" / "runbook" / "127.0.0.1-earlier.jsonl")
-    earlier.write(Record.RUN_START, config=str(config), host="ubuntu@127.0.0.1:9", rehearsal=False,
-                  steps=["preflight"], resumed=False)
-    earlier.write(Record.STEP_END, step="preflight", state="failed", detail="")
-    earlier.close()
-    code = ("import json, sys\nfrom functools import partialmethod\n"
+    return config
+
+
+def at_first_paint_of_run(tmp_path: Path, said: str, *, watch: str = "",
+                          config: Path | None = None) -> tuple[Any, str]:
+    """What `said` (a Python expression; `app` is the app) holds at `runbook
+    run`'s first paint, in a fresh interpreter that ran `watch` before runbook
+    loaded; and what the run printed. The run is on `config` (run_config's
+    unless given), with its state in `tmp_path`."""
+    config = config or run_config(tmp_path)
+    code = ("import json, sys\nfrom functools import partialmethod\n" + watch +
             "from runbook import cli\nfrom runbook.cli import terminal\n"
             "from screens.app import RunbookApp\n"
             "def show_run(app):\n"
-            "    print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
-            "    print('OFFERED ' + str(app.offered and app.offered.path), file=sys.stderr)\n"
+            f"    print('SAID ' + json.dumps({said}), file=sys.stderr)\n"
             "    app.exit()\n"
             "RunbookApp.show_run = show_run\n"
             "terminal.on_a_terminal = lambda: True  # headless, below\n"
@@ -175,12 +178,28 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
            "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, env=env)
-    assert f"OFFERED {earlier.path}" in done.stderr, done.stdout + done.stderr
+    listed = [line for line in done.stderr.splitlines() if line.startswith("SAID ")]
+    assert listed, done.stdout + done.stderr
+    return json.loads(listed[-1].removeprefix("SAID ")), done.stdout
+
+
+def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
+    """The same, through `runbook run` itself: before the paint the CLI reads
+    the journals for an unfinished run to offer, and reading one needs only the
+    records' names, not the events' eleven dataclasses (about 7 ms)."""
+    config = run_config(tmp_path)
+    earlier = Journal(tmp_path / "state" / "runbook" / "127.0.0.1-earlier.jsonl")
+    earlier.write(Record.RUN_START, config=str(config), host="ubuntu@127.0.0.1:9", rehearsal=False,
+                  steps=["preflight"], resumed=False)
+    earlier.write(Record.STEP_END, step="preflight", state="failed", detail="")
+    earlier.close()
+    said, printed = at_first_paint_of_run(
+        tmp_path, "{'modules': sorted(sys.modules), "
+        "'offered': str(app.offered and app.offered.path)}", config=config)
+    assert said["offered"] == str(earlier.path), said["offered"]
     # Left at the dialog, the run says where the unfinished one is (review).
-    assert "an unfinished run is in" in done.stdout, done.stdout + done.stderr
-    listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
-    assert listed, done.stderr
-    loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))
+    assert "an unfinished run is in" in printed, printed
+    loaded = set(said["modules"])
     assert "runbook.cli" in loaded and "screens.main" in loaded
     assert loaded & {"runbook.events", "runbook.executor", "screens.messages"} == set()
 
@@ -188,29 +207,8 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
 def loaded_at_first_paint_of_run(tmp_path: Path) -> set[str]:
     """Every module `runbook run` holds at its first paint, on the sample
     production config aimed at a closed port, with no journal in its folder."""
-    sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
-                          .read_text())
-    config = tmp_path / "run.toml"
-    config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
-                      .replace("port = 22\n", "port = 9\n", 1))
-    code = ("import json, sys\nfrom functools import partialmethod\n"
-            "from runbook import cli\nfrom runbook.cli import terminal\n"
-            "from screens.app import RunbookApp\n"
-            "def show_run(app):\n"
-            "    print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
-            "    app.exit()\n"
-            "RunbookApp.show_run = show_run\n"
-            "terminal.on_a_terminal = lambda: True  # headless, below\n"
-            "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
-            "size=(120, 40))\n"
-            f"cli.main(['run', {str(config)!r}])")
-    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
-           "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60, env=env)
-    listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
-    assert listed, done.stdout + done.stderr
-    loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))
+    modules, _ = at_first_paint_of_run(tmp_path, "sorted(sys.modules)")
+    loaded = set(modules)
     assert "screens.main" in loaded
     return loaded
 
@@ -260,40 +258,19 @@ def patterns_compiled_before_first_paint_of_run(tmp_path: Path) -> dict[str, lis
     by the module that asked for them (re.compile, or re.search and the like
     with a pattern's text: both go through re._compile), on the sample
     production config aimed at a closed port."""
-    sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
-                          .read_text())
-    config = tmp_path / "run.toml"
-    config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
-                      .replace("port = 22\n", "port = 9\n", 1))
-    code = ("import json, re, sys\nfrom functools import partialmethod\n"
-            "asked = {}\n"
-            "compile = re._compile\n"
-            "def watched(pattern, flags):\n"
-            "    caller = sys._getframe(2).f_globals.get('__name__', '')\n"
-            "    text = pattern if isinstance(pattern, str) else repr(pattern)\n"
-            "    asked.setdefault(caller, [])\n"
-            "    if text not in asked[caller]:\n"
-            "        asked[caller].append(text)\n"
-            "    return compile(pattern, flags)\n"
-            "re._compile = watched\n"
-            "from runbook import cli\nfrom runbook.cli import terminal\n"
-            "from screens.app import RunbookApp\n"
-            "def show_run(app):\n"
-            "    print('PATTERNS ' + json.dumps(asked), file=sys.stderr)\n"
-            "    app.exit()\n"
-            "RunbookApp.show_run = show_run\n"
-            "terminal.on_a_terminal = lambda: True  # headless, below\n"
-            "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
-            "size=(120, 40))\n"
-            f"cli.main(['run', {str(config)!r}])")
-    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
-           "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60, env=env)
-    listed = [line for line in done.stderr.splitlines() if line.startswith("PATTERNS ")]
-    assert listed, done.stdout + done.stderr
-    asked: dict[str, list[str]] = json.loads(listed[-1].removeprefix("PATTERNS "))
-    return asked
+    watch = ("import re\n"
+             "asked = {}\n"
+             "compile = re._compile\n"
+             "def watched(pattern, flags):\n"
+             "    caller = sys._getframe(2).f_globals.get('__name__', '')\n"
+             "    text = pattern if isinstance(pattern, str) else repr(pattern)\n"
+             "    asked.setdefault(caller, [])\n"
+             "    if text not in asked[caller]:\n"
+             "        asked[caller].append(text)\n"
+             "    return compile(pattern, flags)\n"
+             "re._compile = watched\n")
+    asked, _ = at_first_paint_of_run(tmp_path, "asked", watch=watch)
+    return dict(asked)
 
 
 def test_the_first_paint_of_runbook_run_compiles_only_the_patterns_it_uses(
@@ -317,32 +294,12 @@ def test_runbook_run_builds_the_parser_of_its_own_command_alone(tmp_path: Path) 
     run's took about 7 M instructions (callgrind, ~1 ms) before `runbook
     run`'s first paint, which needs run's alone. The others are built only where a
     command line is refused or runbook's own help lists them."""
-    sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
-                          .read_text())
-    config = tmp_path / "run.toml"
-    config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
-                      .replace("port = 22\n", "port = 9\n", 1))
-    code = ("import argparse, json, sys\nfrom functools import partialmethod\n"
-            "made = []\n"
-            "init = argparse.ArgumentParser.__init__\n"
-            "def counted(self, *args, **kwargs):\n"
-            "    made.append(kwargs.get('prog'))\n"
-            "    init(self, *args, **kwargs)\n"
-            "argparse.ArgumentParser.__init__ = counted\n"
-            "from runbook import cli\nfrom runbook.cli import terminal\n"
-            "from screens.app import RunbookApp\n"
-            "def show_run(app):\n"
-            "    print('PARSERS ' + json.dumps(made), file=sys.stderr)\n"
-            "    app.exit()\n"
-            "RunbookApp.show_run = show_run\n"
-            "terminal.on_a_terminal = lambda: True  # headless, below\n"
-            "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
-            "size=(120, 40))\n"
-            f"cli.main(['run', {str(config)!r}])")
-    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
-           "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60, env=env)
-    listed = [line for line in done.stderr.splitlines() if line.startswith("PARSERS ")]
-    assert listed, done.stdout + done.stderr
-    assert json.loads(listed[-1].removeprefix("PARSERS ")) == ["runbook", "runbook run"]
+    watch = ("import argparse\n"
+             "made = []\n"
+             "init = argparse.ArgumentParser.__init__\n"
+             "def counted(self, *args, **kwargs):\n"
+             "    made.append(kwargs.get('prog'))\n"
+             "    init(self, *args, **kwargs)\n"
+             "argparse.ArgumentParser.__init__ = counted\n")
+    made, _ = at_first_paint_of_run(tmp_path, "made", watch=watch)
+    assert made == ["runbook", "runbook run"], made
