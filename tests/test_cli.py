@@ -856,16 +856,17 @@ def test_a_rehearsal_pace_it_cannot_read_is_named_in_one_line(pace: str) -> None
 
 @pytest.mark.parametrize("size", ["-5", str(10**16)])
 def test_a_distribution_size_the_sandbox_cannot_hold_is_refused_before_anything_is_made(
-        size: str) -> None:
+        size: str, tmp_path: Path) -> None:
     """Operator trial: --dist-size took any number; a huge one filled the disk
     in silence (2.4 GB in 8 s), a negative one passed unsaid."""
-    before = set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*"))
-    result = runbook("rehearse", "--headless", "--yes", "--dist-size", size)
+    result = runbook("rehearse", "--headless", "--yes", "--dist-size", size,
+                     env={"TMPDIR": str(tmp_path)})
     assert result.returncode == 2, result.stdout[-2000:]
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("runbook rehearse: --dist-size"), result.stderr
-    # None made: one of another run may go meanwhile (a parallel rehearsal ended).
-    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) <= before
+    # No sandbox made: in a folder of its own, not the machine's /tmp, where
+    # another process's rehearsal may begin meanwhile.
+    assert list(tmp_path.glob("runbook-rehearsal-*")) == []
 
 
 def test_plan_says_what_the_run_would_refuse_in_its_properties(tmp_path: Path) -> None:
@@ -1819,20 +1820,20 @@ def test_runbooks_own_flag_given_a_value_is_said_in_our_words() -> None:
     (["run", str(EXAMPLE)], "the terminal UI needs a terminal"),
     (["diff", "a", "b"], "the terminal UI needs a terminal"),
 ])
-def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: str) -> None:
+def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: str,
+                                                      tmp_path: Path) -> None:
     """Review: `runbook rehearse --dist-size -5` said "runbook: rehearse:
     --dist-size -5 is negative", where every other line of a command says
     "runbook rehearse: ..."; so did rehearse's other option refusals and the
     terminal UI's (not diff's, which said it itself)."""
-    before = set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*"))
-    result = runbook(*args)
+    result = runbook(*args, env={"TMPDIR": str(tmp_path)})
     assert result.returncode == 2, result.stdout[-2000:]
     assert result.stderr.startswith(f"runbook {args[0]}: {said}"), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     # Review: as every other line of the door's ends.
     assert result.stderr.endswith(f" (see runbook {args[0]} --help)\n"), result.stderr
-    # None made: one of another run may go meanwhile (a parallel rehearsal ended).
-    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) <= before
+    # No sandbox made (in a folder of its own: another process's may begin meanwhile).
+    assert list(tmp_path.glob("runbook-rehearsal-*")) == []
 
 
 @pytest.mark.parametrize(("out", "said"), [
