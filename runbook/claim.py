@@ -829,6 +829,15 @@ async def mark(remote: Remote, claim: Claim, place: Place) -> str | None:
 GONE = Claim("", "", 0, "", "")
 
 
+async def still_mine(remote: Remote, claim: Claim, place: Place) -> bool:
+    """Whether the holder names this run now: a look that changes nothing
+    (taken_from_us may take a claim that is nobody's again). False for any
+    other answer, or none."""
+    result = await remote.run(place.command(holder_if_not_mine_command(claim)),
+                              timeout=TIMEOUT_S)
+    return result.exit_status == 0 and answer_of(result.stdout)[:1] == ["mine"]
+
+
 async def taken_from_us(remote: Remote, claim: Claim, place: Place, *,
                         retake: bool = True) -> Claim | None:
     """The claim another run holds now where this run's was (another

@@ -143,13 +143,20 @@ class _WayBackChosen(Exception):
         self.step_id, self.not_run = step_id, not_run
 
 
+# How long before a step starts its early look at the claim (Executor.
+# _look_early) may have begun and still stand for the look as it starts: a
+# check takes milliseconds; one that took longer waited on something (a
+# reconnect, a slow host) while another run could take the host.
+_EARLY_LOOK_STANDS_S = 1.0
+
+
 @dataclass(frozen=True)
 class _EarlyLook:
     """The look at the host's claim made beside a step's check (Executor.
-    _look_early): whether the claim was `marked` for the cutover as it
-    began, and who holds it (None: this run, or the host could not say)."""
-    marked: bool
-    task: asyncio.Task[host_claim.Claim | None]
+    _look_early): when it `began` (monotonic), and whether the holder named
+    this run (False for any other answer, or none)."""
+    began: float
+    task: asyncio.Task[bool]
 
 
 @dataclass(frozen=True)
@@ -767,8 +774,8 @@ class Executor(Generic[F]):
         start and the run stops as a refusal does (exit 2): it holds no claim
         to let go or mark. One short command a step, none for a step that
         only looks. A look that cannot be made lets the change meet that.
-        `early`: the look made beside the step's check (_look_early), taken
-        as this one where it looked at the claim as it stands now."""
+        `early`: the look made beside the step's check (_look_early), which
+        stands for this one where it found the claim this run's, just now."""
         if not self._claimed or step.read_only:
             return
         # Marked for the cutover under way, a claim gone went with the run
@@ -776,11 +783,14 @@ class Executor(Generic[F]):
         # journal lets it go as it ends), or was removed by hand once it was
         # ended so: taken again, this run went on over the old release put
         # back (trial 62, F3). Before, one removed by hand is this run's again.
+        if early is not None and await early.task and \
+                time.monotonic() - early.began <= _EARLY_LOOK_STANDS_S:
+            return
+        # Anything else the early look found (another run, nobody, no
+        # answer, or an answer from before a long check) is looked at again:
+        # a refusal, or a claim taken again, rests on a look made now.
         marked = bool(self._claim.cutover)
-        if early is not None and early.marked == marked:
-            other = await early.task
-        else:
-            other = await self._whose_claim(marked)
+        other = await self._whose_claim(marked)
         if other is None:
             return
         if other is host_claim.GONE:
@@ -818,11 +828,20 @@ class Executor(Generic[F]):
         answer would, and the cutover's steps follow one another a short
         root command sooner (issue 12: six of them in the downtime). At the
         keys, the question may last minutes: the look waits for its answer.
-        Made after any wait for an earlier attempt (_settled), as long."""
+        Made after any wait for an earlier attempt (_settled), as long; and
+        a check that took long is looked at again (_EARLY_LOOK_STANDS_S)."""
         if not self.settings.unattended or not self._claimed or step.read_only:
             return None
-        marked = bool(self._claim.cutover)
-        return _EarlyLook(marked, asyncio.create_task(self._whose_claim(marked)))
+        return _EarlyLook(time.monotonic(), asyncio.create_task(self._claim_still_mine()))
+
+    async def _claim_still_mine(self) -> bool:
+        """Whether the holder names this run: a look only (it may be cut off
+        as the step does not start, and must leave the claim as it was)."""
+        try:
+            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+                return await host_claim.still_mine(self.remote, self._claim, self._claim_place)
+        except Exception:
+            return False
 
     async def _mark_before_the_cutover(self, at: str) -> None:
         """The claim marked with the cutover about to begin `at`: where it
@@ -1389,9 +1408,11 @@ class Executor(Generic[F]):
                                                 early)
         finally:
             # Where the step did not start (found done, skipped, its check
-            # failed, the run stopped), its answer is wanted no more, and an
-            # unreachable host would hold the run up to its limit.
+            # failed, the run stopped), its answer is wanted no more: let it
+            # end (cut off, its command is told to stop and its shell closed),
+            # but not wait out an unreachable host's limit.
             if early is not None:
+                await asyncio.wait([early.task], timeout=_EARLY_LOOK_STANDS_S)
                 early.task.cancel()
                 await asyncio.wait([early.task])
 

@@ -208,16 +208,17 @@ async def test_unattended_each_changing_step_looks_at_its_claim_beside_its_check
     and its answer: made beside the check, one short root command less stands
     between two cutover steps (six in the downtime). Each changing step still
     looks once before it starts, and no look is made after its question."""
+    import time
+
     looks: list[float] = []
-    made = host_claim.taken_from_us
+    for name in ("taken_from_us", "still_mine"):  # the look after, and beside
+        made = getattr(host_claim, name)
 
-    async def timed(*args: Any, **kw: Any) -> host_claim.Claim | None:
-        import time
+        async def timed(*args: Any, made: Any = made, **kw: Any) -> Any:
+            looks.append(time.monotonic())
+            return await made(*args, **kw)
 
-        looks.append(time.monotonic())
-        return await made(*args, **kw)
-
-    monkeypatch.setattr(host_claim, "taken_from_us", timed)
+        monkeypatch.setattr(host_claim, name, timed)
     journal = tmp_path / "run.jsonl"
     settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
     front = ScriptedFrontEnd()
@@ -260,6 +261,38 @@ async def test_unattended_a_take_over_while_an_earlier_attempt_is_waited_for_is_
         return await settled(self, step)
 
     monkeypatch.setattr(Executor, "_settled", waits_while_taken)
+    journal = tmp_path / "run.jsonl"
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
+    with pytest.raises(host_claim.HostClaimed) as refused:
+        await rehearsal_session(rehearsal_host, journal, settings).run(ScriptedFrontEnd())
+    assert "Nothing of backup-live was sent" in str(refused.value), refused.value
+    assert acted(journal, "backup-live") == [], "backup-live did not start"
+    assert (rehearsal_host.install_dir / "red5pro").is_dir()
+
+
+async def test_unattended_a_take_over_during_a_long_check_is_seen(
+        rehearsal_host: RehearsalHost, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 64: the look beside the check answered "this run's" at once, and
+    was taken as the step started, however long the check had taken since:
+    a check held up by a reconnect (the link dropped) let a colleague take
+    the host meanwhile, and the step ran beside that run. An early answer
+    stands only for a check that took no time to speak of."""
+    import asyncio
+
+    from runbook.executor import Executor
+
+    looked_at = Executor._looked_at
+
+    async def slow_check(self: Executor[Any], step: Any, ctx: Any) -> Any:
+        if step.id == "backup-live":
+            await asyncio.sleep(0.5)  # the early look has answered
+            await colleague_takes_over(rehearsal_host, tmp_path / "colleague",
+                                       cutover=self._claim.cutover)
+            await asyncio.sleep(1.5)  # the check waits on (a reconnect, say)
+        return await looked_at(self, step, ctx)
+
+    monkeypatch.setattr(Executor, "_looked_at", slow_check)
     journal = tmp_path / "run.jsonl"
     settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
     with pytest.raises(host_claim.HostClaimed) as refused:
