@@ -573,20 +573,26 @@ class StartService(Red5Step):
         names (each a round trip in the downtime, issue 12; the file's look
         does not depend on the servers, only what its failure says does).
         Judged in the order they were asked one after the other: the other
-        server first, then the file. Once both have ended (review R2)."""
-        async def servers_then_their_time() -> tuple[list[int], list[int], int, int | None]:
+        server first, then the file, then the time look's own failure (review
+        64: a size read cut off hid the file's refusal). Once both have ended
+        (review R2)."""
+        async def servers_then_their_time(
+                ) -> tuple[list[int], list[int], int, int | None, Exception | None]:
             other, ours = await servers_of(ctx, self.side)
             if other:
-                return other, ours, 0, None
-            if ours:
-                # Started by an earlier attempt: it has had part of its time
-                # already, and has read its file (review 56d F2): where its
-                # start's lines begin in red5.log is not known (None).
-                return other, ours, await seconds_running(ctx, ours) or 0, None
-            # What an earlier start logged is not this one's.
-            return other, ours, 0, await log_size(ctx)
+                return other, ours, 0, None, None
+            try:
+                if ours:
+                    # Started by an earlier attempt: it has had part of its
+                    # time already, and has read its file (review 56d F2):
+                    # where its start's lines begin in red5.log is not known.
+                    return other, ours, await seconds_running(ctx, ours) or 0, None, None
+                # What an earlier start logged is not this one's.
+                return other, ours, 0, await log_size(ctx), None
+            except Exception as failed:  # said after the file is judged
+                return other, ours, 0, None, failed
 
-        (other_pids, our_pids, waited, offset), looked = await _both(
+        (other_pids, our_pids, waited, offset, late), looked = await _both(
             servers_then_their_time(),
             look_at_the_file(ctx) if self.side == "new" else known_answer(None))
         self._refuse_the_other_server(other_pids)
@@ -594,6 +600,8 @@ class StartService(Red5Step):
         # mend is to stop it, as `systemctl start` leaves it as it is.
         file_proven = looked is not None and the_file_names_the_new_database(
             ctx, looked, running=bool(our_pids), answers=False)
+        if late is not None:
+            raise late
         return _Before(waited, file_proven, offset)
 
     async def _look_before_restarting(self, ctx: Ctx, our_pids: list[int]) -> _Before:

@@ -282,6 +282,29 @@ async def test_a_file_refused_before_the_start_leaves_no_look_of_the_step_runnin
     assert at_question == [False], "the size read still ran as the operator was asked"
 
 
+async def test_a_file_naming_another_database_is_said_though_the_log_size_read_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 64 (of 3624170): red5.log's size is read beside the look at the
+    file's database, since this stop in the same look as the server listing.
+    Where both failed (the file naming the live database, the size read cut
+    off), the read's failure was raised first: the operator read a timeout
+    where the file's own refusal, asked first before, says what to mend."""
+    from typing import Any
+
+    from runbook.step import StepFailed
+    from steps import start_service
+
+    async def cut_off(ctx: Any) -> int:
+        raise StepFailed("the size read was cut off")
+
+    monkeypatch.setattr(start_service, "log_size", cut_off)
+    front = await failed_start(tmp_path, skipping=None, service_start=60,
+                               live_database_at="service-unit")
+    said = front.last_report("start-service").detail
+    assert "did not start the service" in said and "[new_database]" in said, said
+    assert "cut off" not in said, said
+
+
 async def test_the_logged_database_is_compared_as_same_database_compares_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Review 54b M2: the host red5.log's dbURL names was compared with
