@@ -78,8 +78,13 @@ class QuietLinuxDriver(LinuxDriver):
         # wakes the wait below; one made before is seen by that look.
         woken = self._stop.open_pipe()
         selector = selectors.SelectSelector()
-        selector.register(self.fileno, selectors.EVENT_READ, "terminal")
-        selector.register(woken, selectors.EVENT_READ, "wake")
+        try:
+            selector.register(self.fileno, selectors.EVENT_READ, "terminal")
+            selector.register(woken, selectors.EVENT_READ, "wake")
+        except BaseException:  # the pipe is not left open behind the failure
+            selector.close()
+            self._stop.close_pipe()
+            raise
         fileno = self.fileno
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
