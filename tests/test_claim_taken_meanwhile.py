@@ -261,13 +261,7 @@ async def test_unattended_a_take_over_while_an_earlier_attempt_is_waited_for_is_
         return await settled(self, step)
 
     monkeypatch.setattr(Executor, "_settled", waits_while_taken)
-    journal = tmp_path / "run.jsonl"
-    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
-    with pytest.raises(host_claim.HostClaimed) as refused:
-        await rehearsal_session(rehearsal_host, journal, settings).run(ScriptedFrontEnd())
-    assert "Nothing of backup-live was sent" in str(refused.value), refused.value
-    assert acted(journal, "backup-live") == [], "backup-live did not start"
-    assert (rehearsal_host.install_dir / "red5pro").is_dir()
+    await refused_at_backup_live_unattended(rehearsal_host, tmp_path)
 
 
 async def test_unattended_a_take_over_during_a_long_check_is_seen(
@@ -293,10 +287,16 @@ async def test_unattended_a_take_over_during_a_long_check_is_seen(
         return await looked_at(self, step, ctx)
 
     monkeypatch.setattr(Executor, "_looked_at", slow_check)
-    journal = tmp_path / "run.jsonl"
-    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), unattended=True)
+    await refused_at_backup_live_unattended(rehearsal_host, tmp_path)
+
+
+async def refused_at_backup_live_unattended(host: RehearsalHost, folder: Path) -> None:
+    """A --yes rehearsal, the colleague taking the host as backup-live comes:
+    the run stops there as a refusal does, nothing of backup-live sent."""
+    journal = folder / "run.jsonl"
+    settings = dataclasses.replace(rehearsal_settings(host), unattended=True)
     with pytest.raises(host_claim.HostClaimed) as refused:
-        await rehearsal_session(rehearsal_host, journal, settings).run(ScriptedFrontEnd())
+        await rehearsal_session(host, journal, settings).run(ScriptedFrontEnd())
     assert "Nothing of backup-live was sent" in str(refused.value), refused.value
     assert acted(journal, "backup-live") == [], "backup-live did not start"
-    assert (rehearsal_host.install_dir / "red5pro").is_dir()
+    assert (host.install_dir / "red5pro").is_dir()
