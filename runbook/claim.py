@@ -829,13 +829,19 @@ async def mark(remote: Remote, claim: Claim, place: Place) -> str | None:
 GONE = Claim("", "", 0, "", "")
 
 
+async def _holder_unless_mine(remote: Remote, claim: Claim, place: Place) -> list[str]:
+    """holder_if_not_mine_command's answer (`mine`, or `other` and the
+    holder's lines); [] where it gave none, or ended otherwise than well."""
+    result = await remote.run(place.command(holder_if_not_mine_command(claim)),
+                              timeout=TIMEOUT_S)
+    return answer_of(result.stdout) if result.exit_status == 0 else []
+
+
 async def still_mine(remote: Remote, claim: Claim, place: Place) -> bool:
     """Whether the holder names this run now: a look that changes nothing
     (taken_from_us may take a claim that is nobody's again). False for any
     other answer, or none."""
-    result = await remote.run(place.command(holder_if_not_mine_command(claim)),
-                              timeout=TIMEOUT_S)
-    return result.exit_status == 0 and answer_of(result.stdout)[:1] == ["mine"]
+    return (await _holder_unless_mine(remote, claim, place))[:1] == ["mine"]
 
 
 async def taken_from_us(remote: Remote, claim: Claim, place: Place, *,
@@ -846,10 +852,8 @@ async def taken_from_us(remote: Remote, claim: Claim, place: Place, *,
     that itself). One that is nobody's now is this run's again, unless not
     `retake` (kept for a cutover under way, it went with the run that ended
     that cutover: trial 62, F3): then GONE."""
-    result = await remote.run(place.command(holder_if_not_mine_command(claim)),
-                              timeout=TIMEOUT_S)
-    lines = answer_of(result.stdout)
-    if result.exit_status != 0 or not lines or lines[0] != "other":
+    lines = await _holder_unless_mine(remote, claim, place)
+    if lines[:1] != ["other"]:
         return None
     other = parse("\n".join(lines[1:]))
     if other is None:

@@ -17,7 +17,7 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -148,6 +148,17 @@ class _WayBackChosen(Exception):
 # check takes milliseconds; one that took longer waited on something (a
 # reconnect, a slow host) while another run could take the host.
 _EARLY_LOOK_STANDS_S = 1.0
+
+
+async def _bounded(look: Awaitable[T], otherwise: T) -> T:
+    """A look at the host's claim, within the claim's own limit and a
+    little more; `otherwise` where it cannot be made (a failure of its own,
+    or the host's, is met by the change that follows)."""
+    try:
+        async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+            return await look
+    except Exception:
+        return otherwise
 
 
 @dataclass(frozen=True)
@@ -814,12 +825,8 @@ class Executor(Generic[F]):
         """Who holds the host's claim now, where not this run (GONE: nobody,
         for a claim `marked` for the cutover); None where it is this run's,
         or the host could not say."""
-        try:
-            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                return await host_claim.taken_from_us(self.remote, self._claim,
-                                                      self._claim_place, retake=not marked)
-        except Exception:
-            return None
+        return await _bounded(host_claim.taken_from_us(
+            self.remote, self._claim, self._claim_place, retake=not marked), None)
 
     def _look_early(self, step: Step[F]) -> _EarlyLook | None:
         """Under --yes, the look at the claim a changing step starts with
@@ -837,11 +844,8 @@ class Executor(Generic[F]):
     async def _claim_still_mine(self) -> bool:
         """Whether the holder names this run: a look only (it may be cut off
         as the step does not start, and must leave the claim as it was)."""
-        try:
-            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
-                return await host_claim.still_mine(self.remote, self._claim, self._claim_place)
-        except Exception:
-            return False
+        return await _bounded(host_claim.still_mine(self.remote, self._claim,
+                                                    self._claim_place), False)
 
     async def _mark_before_the_cutover(self, at: str) -> None:
         """The claim marked with the cutover about to begin `at`: where it
