@@ -6,9 +6,10 @@ import asyncio
 import base64
 import binascii
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
@@ -71,12 +72,39 @@ def install_dir(p: AnyContext) -> str:
 
 
 _T = TypeVar("_T")
+_U = TypeVar("_U")
+_V = TypeVar("_V")
+_W = TypeVar("_W")
 
 
 async def known_answer(value: _T) -> _T:
-    """No look, its answer known: in the place of a look in a gather that
+    """No look, its answer known: in the place of a look in `together` that
     asks others at once."""
     return value
+
+
+@overload
+async def together(first: Awaitable[_T], second: Awaitable[_U], /) -> tuple[_T, _U]: ...
+@overload
+async def together(first: Awaitable[_T], second: Awaitable[_U], third: Awaitable[_V],
+                   /) -> tuple[_T, _U, _V]: ...
+@overload
+async def together(first: Awaitable[_T], second: Awaitable[_U], third: Awaitable[_V],
+                   fourth: Awaitable[_W], /) -> tuple[_T, _U, _V, _W]: ...
+@overload
+async def together(*looks: Awaitable[_T]) -> tuple[_T, ...]: ...
+async def together(*looks: Awaitable[Any]) -> tuple[Any, ...]:
+    """Looks asked at once (each a round trip, many in the downtime: issue
+    12), their answers in the order asked. A failure is raised only once
+    every look has ended, the first asked first: a bare gather raises the
+    first to fail and leaves the others running past the step's end, into
+    the operator's question, where a lost link's 'looking again' would be
+    said as the failed step's (review R2)."""
+    answers = await asyncio.gather(*looks, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return tuple(answers)
 
 
 def live_dir(p: AnyContext) -> str:
@@ -496,7 +524,7 @@ def _cannot(doing: tuple[str, str], what: str, result: CommandResult) -> StepFai
 async def install_version(ctx: Ctx, folder: str) -> str | None:
     """The release installed in `folder`: its conf/red5.ini's server.version,
     as Red5's installer reads it, else its marker, else its lib jar."""
-    result, lib, ini = await asyncio.gather(
+    result, lib, ini = await together(
         ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null"),
         ctx.probe(f"ls -1 -- {quote(folder + '/lib')} 2>/dev/null"),
         ctx.probe(f"cat -- {quote(folder + '/conf/red5.ini')} 2>/dev/null"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -65,6 +64,7 @@ from steps.common import (
     standing_origins,
     started_after_promote,
     state_of,
+    together,
     unit_not_loaded,
 )
 from steps.database import (
@@ -361,8 +361,8 @@ class PromoteNew(Red5Step):
         # once one is: this check runs again as the step's verify, after the
         # rename, which wants no clock (issue 12).
         clock = host_boot_clock(ctx) if ctx.facts.promoted_boot is None else known_answer(None)
-        found, matches, boot = await asyncio.gather(folder_id(ctx, live), server_folders(ctx),
-                                                    clock)
+        found, matches, boot = await together(folder_id(ctx, live), server_folders(ctx),
+                                               clock)
         if found is not None:
             if found == await new_tree(ctx):
                 return Check(True, f"{live} is the new release")
@@ -441,7 +441,7 @@ class StopService(Red5Step):
         The listing, the live folder's identity and the old tree are asked at
         once: this runs three times in the downtime (check, run, verify), and
         each look is a round trip (issue 12)."""
-        listing, promoted, old = await asyncio.gather(
+        listing, promoted, old = await together(
             java_processes(ctx, unit=True), folder_id(ctx, live_dir(ctx)), old_tree(ctx))
         slash = listing[1]
         group = [proc for proc in listing[0] if proc.unit_group]
@@ -641,7 +641,7 @@ class ServiceUnit(Red5Step):
         # is still to install, the downtime's case (issue 12). The kept
         # unit's classpath is looked at only where the release ships none:
         # the usual case pays nothing for it.
-        (unit, java), ships, release, not_loaded = await asyncio.gather(
+        (unit, java), ships, release, not_loaded = await together(
             installed(), exists(ctx, shipped, "-f"),
             ctx.probe(root(ctx, f"cat -- {quote(shipped)}")), unit_not_loaded(ctx))
         if java is None and not ships:
@@ -984,7 +984,7 @@ class Recreate(Red5Step):
         saved = self._snapshot(ctx)
         # The questions go out together: this runs at every look of the
         # downtime's longest wait, and how long a look takes is overshoot too.
-        configs, policies, matches = await asyncio.gather(
+        configs, policies, matches = await together(
             api.list_launchconfigs(), api.list_scalepolicies(), self._matches(ctx, api))
         if set(saved["launchconfigs"]) - set(configs):
             return False
@@ -993,8 +993,8 @@ class Recreate(Red5Step):
         if len(matches) < len(saved["nodegroups"]):
             return False
         groups = saved["nodegroups"]
-        listed = await asyncio.gather(*(api.list_nodes(matches[old["name"]]["name"])
-                                        for old in groups))
+        listed = await together(*(api.list_nodes(matches[old["name"]]["name"])
+                                  for old in groups))
         have = want = 0
         for old, nodes in zip(groups, listed, strict=True):
             need = origins_to_rebuild(old)

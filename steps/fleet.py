@@ -8,13 +8,12 @@ steps that trust the snapshot look at the fleet again.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from runbook.hoststate import origins_to_rebuild
 from runbook.smapi import SCALEOUT_ROLES, StreamManagerAPI, reads_alarms
-from steps.common import being_deleted, standing_origins
+from steps.common import being_deleted, standing_origins, together
 
 # How many differences are named before the rest are counted: the message
 # is read at a confirmation, not a diff.
@@ -29,15 +28,15 @@ async def fleet_now(api: StreamManagerAPI) -> dict[str, Any]:
     3.x, each role's scale-out alarm threshold too, as export-config keeps
     them (facts audit 61 follow-up: one changed since was not seen, and
     recreate named the stale one); read beside the nodes, no read later."""
-    listed, configs, policies = await asyncio.gather(
+    listed, configs, policies = await together(
         api.list_nodegroups(), api.list_launchconfigs(), api.list_scalepolicies())
     groups = [group for group in listed if not being_deleted(group)]
     roles = SCALEOUT_ROLES if reads_alarms(api.version) else ()
-    nodes, config_bodies, policy_bodies, thresholds = await asyncio.gather(
-        asyncio.gather(*(api.list_nodes(group["name"]) for group in groups)),
-        asyncio.gather(*(api.get_launchconfig(name) for name in configs)),
-        asyncio.gather(*(api.get_scalepolicy(name) for name in policies)),
-        asyncio.gather(*(api.scaleout_threshold(role) for role in roles)))
+    nodes, config_bodies, policy_bodies, thresholds = await together(
+        together(*(api.list_nodes(group["name"]) for group in groups)),
+        together(*(api.get_launchconfig(name) for name in configs)),
+        together(*(api.get_scalepolicy(name) for name in policies)),
+        together(*(api.scaleout_threshold(role) for role in roles)))
     alarms = {"scaleout_alarms": {role: value for role, value
                                   in zip(roles, thresholds, strict=True)
                                   if value is not None}} if roles else {}

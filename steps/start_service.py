@@ -11,12 +11,10 @@ last lines and says what to do next."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import time
-from collections.abc import Awaitable
-from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias, TypeVar
+from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias
 
 from runbook.model import (
     SERVICE_ANSWERED,
@@ -46,6 +44,7 @@ from steps.common import (
     old_tree,
     root,
     running_from,
+    together,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step, RestartReason
 from steps.service_looks import (
@@ -129,8 +128,8 @@ async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
     """The answering stream manager `api` is the release on `side`: nothing
     runs from the other install, something runs from this one, the live
     folder is this tree, and the API speaks this release's version."""
-    (other, ours), live = await asyncio.gather(servers_of(ctx, side),
-                                               folder_id(ctx, live_dir(ctx)))
+    (other, ours), live = await together(servers_of(ctx, side),
+                                         folder_id(ctx, live_dir(ctx)))
     if other:
         return other_runs(side, other)
     tree = await _tree_of(ctx, side)
@@ -346,23 +345,6 @@ def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_load
     return "Nothing runs now: once the log's cause is fixed, try the step again"
 
 
-_T = TypeVar("_T")
-_U = TypeVar("_U")
-
-
-async def _both(first: Awaitable[_T], second: Awaitable[_U]) -> tuple[_T, _U]:
-    """Two looks at once, the first's failure raised before the second's,
-    and only once both have ended: a bare gather raises the first failure
-    at once and leaves the other look running past the step's failure, into
-    the operator's question, where a lost link's 'looking again' would be
-    said as this step's (review R2)."""
-    one, two = await asyncio.gather(first, second, return_exceptions=True)
-    if isinstance(one, BaseException):
-        raise one
-    if isinstance(two, BaseException):
-        raise two
-    return one, two
-
 
 class StartService(Red5Step):
     id = "start-service"
@@ -413,8 +395,8 @@ class StartService(Red5Step):
         ctx.facts.restart_reason = None
         ctx.facts.scratch.serving_proved = None
         ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
-        (other_pids, our_pids), active = await asyncio.gather(servers_of(ctx, self.side),
-                                                              self._service_active(ctx))
+        (other_pids, our_pids), active = await together(servers_of(ctx, self.side),
+                                                         self._service_active(ctx))
         if other_pids:
             return other_runs(self.side, other_pids)
         if not active:
@@ -592,7 +574,7 @@ class StartService(Red5Step):
             except Exception as failed:  # said after the file is judged
                 return other, ours, 0, None, failed
 
-        (other_pids, our_pids, waited, offset, late), looked = await _both(
+        (other_pids, our_pids, waited, offset, late), looked = await together(
             servers_then_their_time(),
             look_at_the_file(ctx) if self.side == "new" else known_answer(None))
         self._refuse_the_other_server(other_pids)
@@ -608,7 +590,7 @@ class StartService(Red5Step):
         """What systemctl restart needs looked at first: the database the
         file names, and red5.log's size, read with that look, not after it:
         each is a round trip in the downtime (issue 12)."""
-        file_proven, offset = await _both(
+        file_proven, offset = await together(
             prove_the_file_names_the_new_database(ctx, running=bool(our_pids), answers=False)
             if self.side == "new" else known_answer(False),
             log_size(ctx))
@@ -852,8 +834,8 @@ class StartService(Red5Step):
         self._forget_earlier_starts(ctx)
         self._record_left_running(ctx, None)
         # Looks at the host, together: each is a round trip in the downtime.
-        proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
-                                              install_version(ctx, live_dir(ctx)))
+        proof, version = await together(serving_proof(ctx, api, self.side),
+                                         install_version(ctx, live_dir(ctx)))
         if not proof.done:
             raise StepFailed(f"an API answers, but not the {self.side} release's: "
                              f"{proof.detail}")
