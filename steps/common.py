@@ -99,9 +99,22 @@ async def together(*looks: Awaitable[Any]) -> tuple[Any, ...]:
     every look has ended, the first asked first: a bare gather raises the
     first to fail and leaves the others running past the step's end, into
     the operator's question, where a lost link's 'looking again' would be
-    said as the failed step's (review R2)."""
+    said as the failed step's (review R2). So a failure waits for the
+    slowest look, each bounded as every remote action is: a command by its
+    limit, an API request by the client's.
+
+    Looks answer by returning; one that returns an exception would be taken
+    for a failure."""
     answers = await asyncio.gather(*looks, return_exceptions=True)
     for answer in answers:
+        if isinstance(answer, asyncio.CancelledError):
+            here = asyncio.current_task()
+            if here is None or not here.cancelling():
+                # Not this step's stop: raised as it is, it would read as the
+                # run being stopped (review 65).
+                raise StepFailed("one of the step's looks was cancelled before it answered; "
+                                 "try the step again") from answer
+            raise answer
         if isinstance(answer, BaseException):
             raise answer
     return tuple(answers)

@@ -34,7 +34,7 @@ STEPS = Path(__file__).resolve().parents[1] / "steps"
 # a step asks looks together and either may fail.
 PLACES = {
     "promote's check": ("steps.cutover", "server_folders", "folder_id"),
-    "kill-old-server's listing": ("steps.cutover", "old_tree", "java_processes"),
+    "stop-service's listing": ("steps.cutover", "old_tree", "java_processes"),
     "service-unit's check": ("steps.cutover", "exists", "unit_not_loaded"),
     "the serving proof": ("steps.start_service", "folder_id", "servers_of"),
     "the fleet's look": ("runbook.smapi", "StreamManagerAPI.list_launchconfigs",
@@ -99,12 +99,68 @@ async def test_a_failed_look_is_raised_once_the_looks_beside_it_have_ended(
 
 def test_no_step_asks_looks_together_with_a_bare_gather() -> None:
     """The guard for places asked later: steps ask looks at once through
-    steps.common.together, which keeps the behaviour above."""
+    steps.common.together, which keeps the behaviour above. A gather by any
+    name counts unless it returns its failures (review 65: `from asyncio
+    import gather`, or return_exceptions=False, slipped past the first guard)."""
     bare = []
     for source in sorted(STEPS.glob("*.py")):
         for node in ast.walk(ast.parse(source.read_text(), str(source))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "gather"
-                    and not any(k.arg == "return_exceptions" for k in node.keywords)):
+            if not isinstance(node, ast.Call):
+                continue
+            name = (node.func.attr if isinstance(node.func, ast.Attribute)
+                    else node.func.id if isinstance(node.func, ast.Name) else None)
+            returns_failures = any(
+                k.arg == "return_exceptions" and isinstance(k.value, ast.Constant)
+                and k.value.value is True for k in node.keywords)
+            if name == "gather" and not returns_failures:
                 bare.append(f"{source.name}:{node.lineno}")
     assert not bare, f"looks asked with a bare gather: {', '.join(bare)}"
+
+
+async def test_of_two_failed_looks_the_one_asked_first_is_raised() -> None:
+    """As the looks would have failed one after the other: the first asked
+    decides what the operator reads, whichever failed first in time."""
+    from steps.common import together
+
+    async def fails(after: float, said: str) -> None:
+        await asyncio.sleep(after)
+        raise StepFailed(said)
+
+    with pytest.raises(StepFailed, match="asked first"):
+        await together(fails(0.2, "asked first"), fails(0.0, "asked second"))
+
+
+async def test_an_abort_stops_every_look_before_it_is_raised() -> None:
+    from steps.common import together
+
+    ended: list[str] = []
+
+    async def look(name: str) -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            ended.append(name)
+
+    step = asyncio.ensure_future(together(look("one"), look("two")))
+    await asyncio.sleep(0.05)
+    step.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await step
+    assert sorted(ended) == ["one", "two"]
+
+
+async def test_a_look_cancelled_by_itself_fails_the_step_not_the_run() -> None:
+    """Review 65: a look that ends cancelled while nobody cancelled the step
+    was raised as the step's own cancellation, which the executor reads as
+    the run being stopped (runbook quitting). It is a failed look: the step
+    fails, and the operator is asked what to do."""
+    from steps.common import together
+
+    async def cut_short() -> None:
+        raise asyncio.CancelledError
+
+    async def fine() -> int:
+        return 1
+
+    with pytest.raises(StepFailed, match="cancelled"):
+        await together(fine(), cut_short())
