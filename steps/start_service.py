@@ -345,7 +345,6 @@ def _what_to_do_now(placeholder: str | None, *, go_on: str, runs: bool, not_load
     return "Nothing runs now: once the log's cause is fixed, try the step again"
 
 
-
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
